@@ -1,0 +1,8 @@
+//! Telemetry for text-to-speech services.
+#![deny(missing_docs)]
+#![warn(unreachable_pub, missing_debug_implementations)]
+
+pub mod semconv;
+mod synthesis;
+
+pub use synthesis::{Outcome, Stage, Stages, Synthesis, SynthesisSink};

@@ -1,0 +1,152 @@
+//! Every name, unit, attribute key, span field and default bucket set of the telemetry contract.
+//!
+//! Nothing else in the crate spells these as string literals: a reader who wants to know what a
+//! dashboard can query, or what a span must carry, finds it here.
+//!
+//! Metric names follow the OpenTelemetry naming rules and carry UCUM units. A Prometheus
+//! backend translates them: dots become underscores, the unit becomes a suffix (`_seconds`,
+//! `_ratio` for unit `1`) and counters gain `_total`, so `tts.synthesis.rtf` is queried as
+//! `tts_synthesis_rtf_ratio_bucket`.
+
+/// Span names and span or event fields that user code writes.
+pub mod field {
+    /// Default name of a synthesis span.
+    pub const SYNTHESIS_SPAN: &str = "tts.synthesize";
+    /// Prefix of a stage span's name; the rest of the name is the stage (`tts.stage.inference`).
+    pub const STAGE_SPAN_PREFIX: &str = "tts.stage.";
+    /// Voice id (string).
+    pub const VOICE: &str = "tts.voice";
+    /// Model id (string, optional).
+    pub const MODEL: &str = "tts.model";
+    /// Characters of input text (integer). The text itself is never recorded.
+    pub const TEXT_CHARS: &str = "tts.text.chars";
+    /// Duration of the produced audio in seconds (float or integer).
+    pub const AUDIO_SECONDS: &str = "tts.audio.seconds";
+    /// Whether the audio was served from a cache (bool).
+    pub const CACHE_HIT: &str = "tts.cache.hit";
+    /// Audio format, such as `wav` (string, optional).
+    pub const FORMAT: &str = "tts.format";
+    /// Speaking speed factor (float, optional).
+    pub const SPEED: &str = "tts.speed";
+    /// Whether the response was streamed (bool, optional).
+    pub const STREAMING: &str = "tts.streaming";
+    /// Event field marking the moment the first audio chunk was ready.
+    pub const FIRST_AUDIO: &str = "tts.first_audio";
+    /// Event field naming the error of a failed synthesis.
+    pub const ERROR_TYPE: &str = "error.type";
+}
+
+/// Metric instrument names.
+pub mod metric {
+    /// Histogram of synthesis wall time, in seconds.
+    pub const SYNTHESIS_DURATION: &str = "tts.synthesis.duration";
+    /// Histogram of the real-time factor: latency divided by audio seconds.
+    pub const SYNTHESIS_RTF: &str = "tts.synthesis.rtf";
+    /// Histogram of the time from span creation to the first audio chunk, in seconds.
+    pub const TIME_TO_FIRST_AUDIO: &str = "tts.synthesis.time_to_first_audio";
+    /// Up-down counter of syntheses in progress.
+    pub const SYNTHESIS_ACTIVE: &str = "tts.synthesis.active";
+    /// Counter of syntheses that closed without a valid positive audio duration, so without RTF.
+    pub const SYNTHESIS_UNRATED: &str = "tts.synthesis.unrated";
+    /// Histogram of produced audio duration, in seconds.
+    pub const AUDIO_DURATION: &str = "tts.audio.duration";
+    /// Histogram of input text length, in characters.
+    pub const TEXT_CHARS: &str = "tts.text.chars";
+    /// Counter of cache look-ups, split by result.
+    pub const CACHE_REQUESTS: &str = "tts.cache.requests";
+    /// Histogram of stage wall time, in seconds.
+    pub const STAGE_DURATION: &str = "tts.stage.duration";
+    /// Counter of span field values that were dropped because they were invalid.
+    pub const INVALID_VALUES: &str = "tts.telemetry.invalid_values";
+}
+
+/// UCUM units of the instruments.
+pub mod unit {
+    /// Seconds.
+    pub const SECONDS: &str = "s";
+    /// A dimensionless ratio.
+    pub const RATIO: &str = "1";
+    /// Syntheses.
+    pub const SYNTHESIS: &str = "{synthesis}";
+    /// Characters.
+    pub const CHAR: &str = "{char}";
+    /// Requests.
+    pub const REQUEST: &str = "{request}";
+    /// Field values.
+    pub const VALUE: &str = "{value}";
+    /// Bytes.
+    pub const BYTES: &str = "By";
+    /// Threads.
+    pub const THREAD: &str = "{thread}";
+}
+
+/// Attribute keys and the fixed values some of them take.
+pub mod attr {
+    /// Voice id, bounded by the label limit.
+    pub const VOICE: &str = "tts.voice";
+    /// Model id, bounded by the label limit.
+    pub const MODEL: &str = "tts.model";
+    /// Cache outcome: [`CACHE_HIT`] or [`CACHE_MISS`].
+    pub const CACHE_RESULT: &str = "tts.cache.result";
+    /// Value of [`CACHE_RESULT`] for a synthesis served from the cache.
+    pub const CACHE_HIT: &str = "hit";
+    /// Value of [`CACHE_RESULT`] for a synthesis that ran the engine.
+    pub const CACHE_MISS: &str = "miss";
+    /// Error class of a failed synthesis, bounded by the label limit.
+    pub const ERROR_TYPE: &str = "error.type";
+    /// Stage name of a stage span (`inference` for `tts.stage.inference`).
+    pub const STAGE: &str = "tts.stage";
+    /// Contract field whose value was invalid.
+    pub const FIELD: &str = "tts.field";
+    /// Value that replaces a label once the label limit is reached.
+    pub const OVERFLOW_VALUE: &str = "other";
+    /// Value of [`ERROR_TYPE`] when the error event names no type, as the semantic
+    /// conventions prescribe.
+    pub const ERROR_TYPE_OTHER: &str = "_OTHER";
+}
+
+/// Default explicit bucket boundaries. Each set can be overridden with a view.
+pub mod buckets {
+    /// Synthesis and stage durations, in seconds: the HTTP semantic-convention set, extended to
+    /// two minutes for long-form audio.
+    pub const DURATION_SECONDS: &[f64] = &[
+        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0,
+        20.0, 30.0, 45.0, 60.0, 90.0, 120.0,
+    ];
+    /// Real-time factor: fine between 0.1 and 0.5, where healthy engines run, and around the
+    /// real-time line at 1.0.
+    pub const RTF: &[f64] = &[
+        0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5,
+        0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0,
+    ];
+    /// Time to first audio, in seconds: the generative-AI time-to-first-token set.
+    pub const TIME_TO_FIRST_AUDIO_SECONDS: &[f64] = &[
+        0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,
+        10.0,
+    ];
+    /// Produced audio duration, in seconds.
+    pub const AUDIO_SECONDS: &[f64] = &[
+        0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+    ];
+    /// Input text length, in characters, with edges at the length classes 50, 200 and 500.
+    pub const TEXT_CHARS: &[f64] = &[
+        10.0, 25.0, 50.0, 100.0, 200.0, 300.0, 500.0, 1000.0, 2000.0, 4096.0, 8192.0,
+    ];
+}
+
+/// Default limits.
+pub mod limits {
+    /// Distinct voice, model or error-type values reported before further ones become
+    /// [`other`](super::attr::OVERFLOW_VALUE).
+    pub const LABEL_LIMIT: usize = 64;
+    /// Longest label kept, in bytes; longer values are reported as
+    /// [`other`](super::attr::OVERFLOW_VALUE).
+    pub const LABEL_MAX_BYTES: usize = 128;
+}
+
+/// Name of the instrumentation scope of the crate's own meter.
+pub const SCOPE_NAME: &str = "tts-otel";
+
+/// `tracing` target of the crate's own diagnostics and marker events; the synthesis layer
+/// ignores events of this target, other than its markers, so they never feed back.
+pub const DIAGNOSTICS_TARGET: &str = "tts_otel";
