@@ -4,5 +4,6 @@
 
 pub mod semconv;
 mod synthesis;
+pub mod system;
 
 pub use synthesis::{Outcome, Stage, Stages, Synthesis, SynthesisSink};

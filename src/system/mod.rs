@@ -1,0 +1,5 @@
+//! System and process resources.
+
+mod sample;
+
+pub use sample::{GpuSample, SampleSink, SystemSample};
