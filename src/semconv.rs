@@ -100,6 +100,8 @@ pub mod attr {
     pub const FIELD: &str = "tts.field";
     /// Value that replaces a label once the label limit is reached.
     pub const OVERFLOW_VALUE: &str = "other";
+    /// Value of [`VOICE`] for a synthesis span that recorded no voice.
+    pub const UNKNOWN_VALUE: &str = "unknown";
     /// Value of [`ERROR_TYPE`] when the error event names no type, as the semantic
     /// conventions prescribe.
     pub const ERROR_TYPE_OTHER: &str = "_OTHER";
@@ -121,8 +123,7 @@ pub mod buckets {
     ];
     /// Time to first audio, in seconds: the generative-AI time-to-first-token set.
     pub const TIME_TO_FIRST_AUDIO_SECONDS: &[f64] = &[
-        0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,
-        10.0,
+        0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
     ];
     /// Produced audio duration, in seconds.
     pub const AUDIO_SECONDS: &[f64] = &[
@@ -150,3 +151,7 @@ pub const SCOPE_NAME: &str = "tts-otel";
 /// `tracing` target of the crate's own diagnostics and marker events; the synthesis layer
 /// ignores events of this target, other than its markers, so they never feed back.
 pub const DIAGNOSTICS_TARGET: &str = "tts_otel";
+
+/// Prefix of the `tracing` targets of the OpenTelemetry SDK and exporters, whose events report
+/// export failures; the synthesis layer never treats them as part of a synthesis.
+pub const SDK_TARGET_PREFIX: &str = "opentelemetry";
