@@ -38,12 +38,16 @@
 //! - The instruments it records into, named in [`semconv`].
 //! - [`SynthesisSink`]: anything else that wants each finished synthesis.
 //! - [`system`]: system and process resources.
+//! - `http` (feature `http`): an `axum` router with a Prometheus scrape endpoint and the
+//!   monitor's endpoints.
 //!
 //! The telemetry contract, what a span must carry and what is recorded, is described on
 //! [`SynthesisLayer`]'s module and in the README.
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
+#[cfg(feature = "http")]
+pub mod http;
 mod instruments;
 mod labels;
 mod layer;
