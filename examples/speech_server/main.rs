@@ -1,1 +1,43 @@
-fn main() {}
+//! An OpenAI-compatible speech server over espeak-ng, instrumented with tts-otel.
+//!
+//! ```sh
+//! cargo run --release --example speech_server --features http
+//! curl -s localhost:8354/v1/audio/speech -H 'content-type: application/json' \
+//!     -d '{"model":"tts-1","input":"Hello there.","voice":"en-us"}' -o hello.wav
+//! curl -s localhost:8354/performance/stats
+//! ```
+//!
+//! `--demo [N]` replays N requests from a bundled corpus with concurrent clients, prints a
+//! summary, writes a JSON export and an SVG chart, and exits.
+
+mod api;
+mod cache;
+mod config;
+mod engine;
+mod server;
+mod speech;
+mod telemetry;
+mod text;
+mod wav;
+
+use clap::Parser;
+
+use crate::config::Config;
+use crate::telemetry::Telemetry;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let config = Config::parse();
+    let telemetry = Telemetry::install()?;
+
+    let running = server::start(&config, &telemetry).await?;
+    tracing::info!(addr = %running.addr, "listening");
+    tokio::signal::ctrl_c().await?;
+    tracing::info!("shutting down");
+    running.stop().await?;
+
+    telemetry.shutdown();
+    Ok(())
+}

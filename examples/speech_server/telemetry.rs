@@ -1,0 +1,56 @@
+//! Telemetry set-up: the synthesis layer over a meter provider whose reader feeds `/metrics`,
+//! and a log layer that stays quiet per request.
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::Resource;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::EnvFilter;
+use tts_otel::http::MetricsEndpoint;
+use tts_otel::semconv::SCOPE_NAME;
+use tts_otel::SynthesisLayer;
+
+/// Log filter when `RUST_LOG` is unset: the first-audio markers are INFO events of the
+/// `tts_otel` target, and must reach the synthesis layer without reaching the log.
+const DEFAULT_LOG_FILTER: &str = "info,tts_otel=warn";
+
+/// What the server needs from its telemetry.
+pub struct Telemetry {
+    pub metrics: MetricsEndpoint,
+    provider: SdkMeterProvider,
+}
+
+impl Telemetry {
+    /// Installs the global subscriber.
+    ///
+    /// # Errors
+    ///
+    /// When a global subscriber is already installed or the Prometheus exporter fails.
+    pub fn install() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let (metrics, reader) = MetricsEndpoint::new()?;
+        let provider = SdkMeterProvider::builder()
+            .with_reader(reader)
+            .with_resource(
+                Resource::builder()
+                    .with_service_name("speech_server")
+                    .build(),
+            )
+            .build();
+        let layer = SynthesisLayer::new(&provider.meter(SCOPE_NAME));
+        let filter = EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+        let log = tracing_subscriber::fmt::layer().with_filter(filter);
+        tracing_subscriber::registry()
+            .with(layer)
+            .with(log)
+            .try_init()?;
+        Ok(Telemetry { metrics, provider })
+    }
+
+    /// Flushes and shuts the meter provider down.
+    pub fn shutdown(self) {
+        if let Err(error) = self.provider.shutdown() {
+            tracing::warn!(%error, "meter provider shutdown failed");
+        }
+    }
+}
