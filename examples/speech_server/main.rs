@@ -12,7 +12,10 @@
 
 mod api;
 mod cache;
+mod chart;
 mod config;
+mod corpus;
+mod demo;
 mod engine;
 mod server;
 mod speech;
@@ -32,6 +35,11 @@ async fn main() -> Result<(), BoxError> {
     let config = Config::parse();
     let telemetry = Telemetry::install()?;
 
+    if let Some(n) = config.demo {
+        demo::run(&config, &telemetry, n).await?;
+        telemetry.shutdown();
+        return Ok(());
+    }
     let running = server::start(&config, &telemetry).await?;
     tracing::info!(addr = %running.addr, "listening");
     tokio::signal::ctrl_c().await?;

@@ -2,8 +2,6 @@
 //! and encode stages, the cache look-up recorded on the span, and first audio marked when a
 //! streamed response's first sentence is ready.
 
-use std::sync::Arc;
-
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 use tracing::{info_span, Instrument, Span};
