@@ -1,1 +1,403 @@
+//! End-to-end tests of the `speech_server` example: its modules are compiled into this test
+//! and the server runs in-process on a free loopback port, answering real HTTP requests with
+//! the real espeak-ng. Every test fails, with a message saying how to install it, when
+//! espeak-ng is missing.
+//!
+//! The tracing subscriber is global to the process, so all servers of this binary record into
+//! one set of instruments; tests take a lock and compare counts before and after their own
+//! requests.
+// Each test binary that includes the example's modules uses a different part of them.
+#![allow(dead_code)]
 
+#[path = "../examples/speech_server/api.rs"]
+mod api;
+#[path = "../examples/speech_server/cache.rs"]
+mod cache;
+#[path = "../examples/speech_server/config.rs"]
+mod config;
+#[path = "../examples/speech_server/corpus.rs"]
+mod corpus;
+#[path = "../examples/speech_server/engine.rs"]
+mod engine;
+#[path = "../examples/speech_server/server.rs"]
+mod server;
+#[path = "../examples/speech_server/speech.rs"]
+mod speech;
+#[path = "../examples/speech_server/telemetry.rs"]
+mod telemetry;
+#[path = "../examples/speech_server/text.rs"]
+mod text;
+#[path = "../examples/speech_server/wav.rs"]
+mod wav;
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use clap::Parser as _;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::config::Config;
+use crate::server::Running;
+use crate::telemetry::Telemetry;
+
+/// Serialises the tests: they share the global subscriber and compare counts.
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+fn telemetry() -> &'static Telemetry {
+    static TELEMETRY: OnceLock<Telemetry> = OnceLock::new();
+    TELEMETRY.get_or_init(|| Telemetry::install().expect("the first subscriber of the process"))
+}
+
+/// Fails the test with a clear message when a tool the tests need is not installed.
+fn require(tool: &str, version_flag: &str) {
+    let found = Command::new(tool)
+        .arg(version_flag)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{tool}` is not installed or does not run; install it with scripts/install-deps.sh"
+    );
+}
+
+/// A started server, its base URL and an HTTP client; holds the test lock while it lives.
+struct Harness {
+    base: String,
+    client: reqwest::Client,
+    running: Option<Running>,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Harness {
+    async fn start(extra: &[&str]) -> Harness {
+        require("espeak-ng", "--version");
+        let serial = SERIAL.lock().await;
+        let mut args = vec!["speech_server", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let config = Config::parse_from(args);
+        let running = server::start(&config, telemetry())
+            .await
+            .expect("the server starts");
+        Harness {
+            base: format!("http://{}", running.addr),
+            client: reqwest::Client::new(),
+            running: Some(running),
+            _serial: serial,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("a clean stop");
+        }
+    }
+
+    async fn speak(&self, body: &Value) -> (StatusCode, Bytes) {
+        self.post_raw("/v1/audio/speech", "application/json", body.to_string())
+            .await
+    }
+
+    async fn post_raw(&self, path: &str, content_type: &str, body: String) -> (StatusCode, Bytes) {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .client
+            .post(url)
+            .header(CONTENT_TYPE, content_type)
+            .body(body);
+        let response = response.send().await.expect("the server answers");
+        let status = response.status();
+        (status, response.bytes().await.expect("a whole body"))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Bytes) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status();
+        (status, response.bytes().await.expect("a whole body"))
+    }
+
+    async fn metrics(&self) -> Metrics {
+        let (status, body) = self.get("/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        Metrics(String::from_utf8(body.to_vec()).expect("UTF-8 exposition text"))
+    }
+
+    /// Asserts the server still synthesises.
+    async fn assert_serving(&self) {
+        let (status, body) = self
+            .speak(&json!({"input": "Still here.", "voice": "en-gb"}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "the server stopped serving");
+        wav::parse(&body).expect("a WAV body");
+    }
+}
+
+/// A Prometheus exposition, summed by metric name and label matchers.
+struct Metrics(String);
+
+impl Metrics {
+    /// Sum of the samples of `name` whose labels include every `key="value"` of `labels`.
+    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.0
+            .lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter(|l| {
+                labels
+                    .iter()
+                    .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    fn syntheses(&self) -> f64 {
+        self.sum("tts_synthesis_duration_seconds_count", &[])
+    }
+}
+
+fn error_code(body: &Bytes) -> String {
+    let value: Value = serde_json::from_slice(body).expect("a JSON error body");
+    value["error"]["code"]
+        .as_str()
+        .expect("an error code")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bad_request_gets_its_4xx_and_nothing_is_synthesised() {
+    let server = Harness::start(&["--max-input-chars", "100", "--max-body-bytes", "2048"]).await;
+    let before = server.metrics().await.syntheses();
+
+    let cases: Vec<(&str, String, StatusCode, &str)> = vec![
+        (
+            "empty input",
+            json!({"input": "", "voice": "en-us"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "empty_input",
+        ),
+        (
+            "blank input",
+            json!({"input": " \n\t ", "voice": "en-us"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "empty_input",
+        ),
+        (
+            "input over the limit",
+            json!({"input": "a".repeat(101), "voice": "en-us"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "input_too_long",
+        ),
+        (
+            "unknown voice",
+            json!({"input": "Hi.", "voice": "alloy"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "unknown_voice",
+        ),
+        (
+            "unsupported format",
+            json!({"input": "Hi.", "voice": "en-us", "response_format": "mp3"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "unsupported_format",
+        ),
+        (
+            "speed too low",
+            json!({"input": "Hi.", "voice": "en-us", "speed": 0.2}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_speed",
+        ),
+        (
+            "speed too high",
+            json!({"input": "Hi.", "voice": "en-us", "speed": 4.01}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_speed",
+        ),
+        (
+            "malformed JSON",
+            "{\"input\": \"Hi.\", ".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "wrong field type",
+            json!({"input": 42, "voice": "en-us"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "body over the size limit",
+            json!({"input": "Hi.", "voice": "en-us", "pad": "x".repeat(4096)}).to_string(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+        (
+            "unknown model",
+            json!({"model": "gpt-9", "input": "Hi.", "voice": "en-us"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "model_not_found",
+        ),
+    ];
+    for (what, body, status, code) in cases {
+        let (got, answer) = server
+            .post_raw("/v1/audio/speech", "application/json", body)
+            .await;
+        assert_eq!(got, status, "{what}: {}", String::from_utf8_lossy(&answer));
+        assert_eq!(error_code(&answer), code, "{what}");
+        server.assert_serving().await;
+    }
+
+    let (status, answer) = server
+        .post_raw("/v1/audio/speech", "text/plain", "Hi.".into())
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(error_code(&answer), "unsupported_media_type");
+
+    let after = server.metrics().await.syntheses();
+    let good = 11.0;
+    assert_eq!(
+        after - before,
+        good,
+        "only the good requests were synthesised"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_failure_is_a_5xx_recorded_as_a_failed_synthesis() {
+    let server = Harness::start(&["--espeak", "/bin/false"]).await;
+    let before = server.metrics().await;
+
+    let (status, body) = server
+        .speak(&json!({"input": "This will fail.", "voice": "de"}))
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(error_code(&body), "engine_exit");
+
+    let after = server.metrics().await;
+    let failed = |m: &Metrics| {
+        m.sum(
+            "tts_synthesis_duration_seconds_count",
+            &[("error_type", "engine_exit")],
+        )
+    };
+    assert_eq!(failed(&after) - failed(&before), 1.0);
+    let (status, _) = server.get("/v1/voices").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the server keeps serving after an engine failure"
+    );
+    server.stop().await;
+
+    let server = Harness::start(&["--espeak", "/nonexistent/espeak-ng"]).await;
+    let (status, body) = server
+        .speak(&json!({"input": "No engine.", "voice": "de"}))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error_code(&body), "engine_unavailable");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_request_is_a_cache_hit_with_the_same_audio() {
+    let server = Harness::start(&[]).await;
+    let request = json!({"model": "tts-1", "input": "A sentence worth repeating.", "voice": "fr", "speed": 1.25});
+    let hits = |m: &Metrics| {
+        m.sum(
+            "tts_cache_requests_total",
+            &[("tts_voice", "fr"), ("tts_cache_result", "hit")],
+        )
+    };
+    let before = hits(&server.metrics().await);
+
+    let (first_status, first) = server.speak(&request).await;
+    let spaced = json!({"model": "tts-1", "input": "  A sentence   worth repeating.\n", "voice": "fr", "speed": 1.25});
+    let (second_status, second) = server.speak(&spaced).await;
+
+    assert_eq!(
+        (first_status, second_status),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    assert_eq!(first, second);
+    assert_eq!(hits(&server.metrics().await) - before, 1.0);
+    let audio = wav::parse(&first).expect("a WAV body");
+    assert!(audio.seconds() > 0.5, "{} s of audio", audio.seconds());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_response_is_one_wav_and_marks_first_audio() {
+    let server = Harness::start(&[]).await;
+    let ttfa = |m: &Metrics| {
+        m.sum(
+            "tts_synthesis_time_to_first_audio_seconds_count",
+            &[("tts_voice", "en-gb-scotland")],
+        )
+    };
+    let before = ttfa(&server.metrics().await);
+    let text =
+        "The first sentence is short. The second one follows it. And a third ends the stream!";
+
+    let url = format!("{}/v1/audio/speech?stream=true", server.base);
+    let body = json!({"input": text, "voice": "en-gb-scotland"}).to_string();
+    let mut response = server
+        .client
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut chunks = Vec::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        chunks.push(chunk);
+    }
+    let whole: Vec<u8> = chunks.concat();
+    let streamed = wav::parse(&Bytes::from(whole)).expect("the chunks form one WAV stream");
+    assert!(
+        streamed.seconds() > 2.0,
+        "{} s of audio",
+        streamed.seconds()
+    );
+    assert_eq!(ttfa(&server.metrics().await) - before, 1.0);
+
+    // The whole text is now cached: the same request without streaming is a hit.
+    let (status, cached) = server
+        .speak(&json!({"input": text, "voice": "en-gb-scotland"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(wav::parse(&cached).unwrap().pcm, streamed.pcm);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_voices_endpoint_lists_every_voice_the_engine_speaks() {
+    let server = Harness::start(&[]).await;
+    let (status, body) = server.get("/v1/voices").await;
+    assert_eq!(status, StatusCode::OK);
+    let listed: Value = serde_json::from_slice(&body).unwrap();
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["en-us", "en-gb", "en-gb-scotland", "de", "fr"]);
+
+    for id in ids {
+        let (status, body) = server
+            .speak(&json!({"input": "One two three.", "voice": id}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "voice {id}");
+        assert!(wav::parse(&body).unwrap().seconds() > 0.3, "voice {id}");
+    }
+    server.stop().await;
+}

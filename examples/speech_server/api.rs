@@ -122,18 +122,15 @@ fn stream_response(speech: Arc<Speech>, job: Job) -> Response {
 }
 
 fn body_error(rejection: JsonRejection) -> ApiError {
-    let status = rejection.status();
-    let code = match &rejection {
-        JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
-        JsonRejection::JsonSyntaxError(_) => "malformed_json",
-        JsonRejection::JsonDataError(_) => "invalid_body",
-        _ if status == StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
-        _ => "invalid_body",
-    };
-    let status = if status.is_client_error() {
-        status
-    } else {
-        StatusCode::BAD_REQUEST
+    let (status, code) = match &rejection {
+        JsonRejection::MissingJsonContentType(_) => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+        }
+        JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+        }
+        _ => (StatusCode::BAD_REQUEST, "invalid_body"),
     };
     ApiError::new(status, code, rejection.body_text())
 }

@@ -181,3 +181,64 @@ pub fn encode(audio: &Audio) -> Bytes {
     out.extend_from_slice(&audio.pcm);
     Bytes::from(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MONO16: Format = Format {
+        sample_rate: 22_050,
+        channels: 1,
+        bits_per_sample: 16,
+    };
+
+    fn with_sizes(riff: u32, data: u32, pcm: &[u8]) -> Bytes {
+        let mut bytes = header(MONO16, Some(pcm.len())).to_vec();
+        bytes[4..8].copy_from_slice(&riff.to_le_bytes());
+        bytes[40..44].copy_from_slice(&data.to_le_bytes());
+        bytes.extend_from_slice(pcm);
+        Bytes::from(bytes)
+    }
+
+    #[test]
+    fn placeholder_sizes_from_a_pipe_are_read_as_what_follows() {
+        let pcm = vec![1u8; 44_100];
+        for placeholder in [u32::MAX, 0x7fff_f000] {
+            let audio = parse(&with_sizes(placeholder, placeholder, &pcm)).unwrap();
+            assert_eq!(audio.format, MONO16);
+            assert_eq!(audio.pcm.len(), 44_100);
+            assert!((audio.seconds() - 1.0).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn a_trailing_partial_frame_is_dropped() {
+        let audio = parse(&with_sizes(u32::MAX, u32::MAX, &[0u8; 7])).unwrap();
+        assert_eq!(audio.pcm.len(), 6);
+    }
+
+    #[test]
+    fn encoding_then_parsing_gives_the_same_audio() {
+        let audio = Audio {
+            format: MONO16,
+            pcm: Bytes::from(vec![3u8; 1000]),
+        };
+        let encoded = encode(&audio);
+        assert_eq!(&encoded[40..44], &1000u32.to_le_bytes());
+        assert_eq!(parse(&encoded).unwrap(), audio);
+    }
+
+    #[test]
+    fn non_wav_and_non_pcm_input_is_rejected() {
+        assert_eq!(
+            parse(&Bytes::from_static(b"not a wav file")),
+            Err(WavError::NotRiff)
+        );
+        let mut float = with_sizes(u32::MAX, u32::MAX, &[0; 4]).to_vec();
+        float[20] = 3;
+        assert!(matches!(
+            parse(&Bytes::from(float)),
+            Err(WavError::Unsupported(_))
+        ));
+    }
+}
