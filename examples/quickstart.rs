@@ -23,8 +23,12 @@ fn synthesize(voice: &str, text: &str) -> Result<Vec<i16>, std::io::Error> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let exporter = opentelemetry_otlp::MetricExporter::builder().with_http().build()?;
-    let provider = SdkMeterProvider::builder().with_periodic_exporter(exporter).build();
+    let exporter = opentelemetry_otlp::MetricExporter::builder()
+        .with_http()
+        .build()?;
+    let provider = SdkMeterProvider::builder()
+        .with_periodic_exporter(exporter)
+        .build();
     let layer = tts_otel::SynthesisLayer::new(&provider.meter(tts_otel::semconv::SCOPE_NAME));
     tracing_subscriber::registry().with(layer).init();
 

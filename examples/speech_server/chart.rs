@@ -72,7 +72,7 @@ where
         .configure_mesh()
         .x_desc("seconds since the first request ended")
         .y_desc("RTF (log scale)")
-        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .y_label_formatter(&|v| format!("{}", (v * 1e6).round() / 1e6))
         .draw()?;
 
     chart
@@ -140,9 +140,10 @@ where
         .build_cartesian_2d((first..last).log_scale(), 0.0..top)?;
     chart
         .configure_mesh()
-        .x_desc("latency, seconds (log scale)")
+        .x_desc("latency (log scale)")
         .y_desc("requests")
-        .x_label_formatter(&|v| format!("{v:.0e}"))
+        .x_label_formatter(&|v| seconds_label(*v))
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()?;
 
     for (counts, color, label) in [(&misses, MISS, "cache miss"), (&hits, HIT, "cache hit")] {
@@ -169,4 +170,13 @@ where
         .border_style(BLACK)
         .draw()?;
     Ok(())
+}
+
+/// `0.001` as `1 ms`, `2.0` as `2 s`.
+fn seconds_label(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{} ms", (seconds * 1e4).round() / 10.0)
+    } else {
+        format!("{seconds} s")
+    }
 }

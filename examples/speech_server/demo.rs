@@ -119,6 +119,11 @@ pub async fn run(
     }
     crate::chart::draw(&svg, &dots, &[])?;
     println!("chart: {}", svg.display());
+    let overhead = crate::overhead::measure(20_000);
+    println!(
+        "telemetry: {:?} per synthesis with the layer, {:?} bare",
+        overhead.with_layer, overhead.bare
+    );
     running.stop().await?;
     Ok(())
 }

@@ -17,6 +17,7 @@ mod config;
 mod corpus;
 mod demo;
 mod engine;
+mod overhead;
 mod server;
 mod speech;
 mod telemetry;

@@ -12,7 +12,7 @@ use tts_otel::SynthesisLayer;
 
 /// Log filter when `RUST_LOG` is unset: the first-audio markers are INFO events of the
 /// `tts_otel` target, and must reach the synthesis layer without reaching the log.
-const DEFAULT_LOG_FILTER: &str = "info,tts_otel=warn";
+const DEFAULT_LOG_FILTER: &str = "info,tts_otel=warn,opentelemetry_sdk=warn";
 
 /// What the server needs from its telemetry.
 pub struct Telemetry {
