@@ -2,8 +2,10 @@
 #![deny(missing_docs)]
 #![warn(unreachable_pub, missing_debug_implementations)]
 
+pub mod monitor;
 pub mod semconv;
 mod synthesis;
 pub mod system;
 
+pub use monitor::{Monitor, MonitorConfig, RtfTrend, Summary};
 pub use synthesis::{Outcome, Stage, Stages, Synthesis, SynthesisSink};
