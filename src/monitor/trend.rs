@@ -9,8 +9,9 @@
 //! [`TREND_SKETCH_MAX_BINS`] eight-byte bins, so 24 hours of trend at one-minute granularity
 //! stays under about 1.6 MB whatever the request rate.
 //!
-//! A bucket's p95 is the sketch's estimate for the merged slots, clamped to the bucket's exact
-//! minimum and maximum. Counts, means, minima and maxima are exact.
+//! A bucket's p95 is the sketch's estimate of the nearest-rank 95th percentile (the rule the
+//! summary uses) over the merged slots, clamped to the bucket's exact minimum and maximum.
+//! Counts, means, minima and maxima are exact.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -131,7 +132,8 @@ impl Slot {
 
     fn bucket(&self, start_s: i64) -> TrendBucket {
         let rated = self.rated > 0;
-        let p95 = self.sketch.quantile(0.95).ok().flatten();
+        let q = nearest_rank_quantile(self.rated, 95);
+        let p95 = self.sketch.quantile(q).ok().flatten();
         TrendBucket {
             start: rfc3339_secs(start_s),
             start_unix_seconds: start_s,
@@ -143,6 +145,17 @@ impl Slot {
             rtf_max: rated.then_some(self.max),
         }
     }
+}
+
+/// The quantile to ask the sketch for so that it estimates the nearest-rank percentile the
+/// summary uses: the sketch reads rank `⌊q·(n−1)⌋` (from zero), so `q` aims at the middle of
+/// the wanted rank `⌈p·n/100⌉ − 1`; the top rank asks for 1, which the sketch answers exactly.
+fn nearest_rank_quantile(n: u64, percent: u64) -> f64 {
+    let rank = (percent * n).div_ceil(100).max(1) - 1;
+    if n <= 1 {
+        return 1.0;
+    }
+    ((rank as f64 + 0.5) / (n - 1) as f64).min(1.0)
 }
 
 /// The slots of the retention time, ordered by index, with no two of one index.
@@ -339,6 +352,14 @@ mod tests {
         store.add(30 * MINUTE_US, Some(0.5), || 30 * MINUTE_US);
         store.add(MINUTE_US, Some(0.5), || 30 * MINUTE_US);
         assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn the_sketch_quantile_aims_at_the_nearest_rank() {
+        assert_eq!(nearest_rank_quantile(1, 95), 1.0);
+        assert_eq!(nearest_rank_quantile(2, 95), 1.0);
+        assert_eq!(nearest_rank_quantile(100, 95), 94.5 / 99.0);
+        assert_eq!(((94.5 / 99.0) * 99.0f64).floor(), 94.0);
     }
 
     #[test]
