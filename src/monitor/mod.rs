@@ -99,6 +99,10 @@ use store::{Snapshot, Store};
 use system::SampleRing;
 use trend::TrendStore;
 
+/// Bytes one synthesis takes in the record ring, whose memory is this times
+/// [`MonitorConfig::max_records`], allocated when the monitor is made.
+pub const RECORD_SIZE_BYTES: usize = std::mem::size_of::<store::Record>();
+
 /// A cloneable handle to one local performance monitor; clones share the same store.
 ///
 /// ```
