@@ -7,5 +7,5 @@ pub mod semconv;
 mod synthesis;
 pub mod system;
 
-pub use monitor::{Monitor, MonitorConfig, RtfTrend, Summary};
+pub use monitor::{ExportError, Monitor, MonitorConfig, RtfTrend, Summary};
 pub use synthesis::{Outcome, Stage, Stages, Synthesis, SynthesisSink};

@@ -137,6 +137,9 @@ fn stages(snapshot: &Snapshot, r: &Record) -> BTreeMap<String, f64> {
 }
 
 /// Writes `export` as pretty JSON to `path`, atomically.
+// TODO: the document is encoded in memory first (about 5 MB for a full default window), which
+// keeps encoding errors apart from I/O errors; streaming into the temporary file would save
+// that buffer.
 pub(crate) fn write_json(path: &Path, export: &Export) -> Result<(), ExportError> {
     let bytes = serde_json::to_vec_pretty(export)?;
     replace_file(path, |file| file.write_all(&bytes))

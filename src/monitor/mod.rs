@@ -31,7 +31,7 @@
 //! `null`, times are given twice, as RFC 3339 in UTC and as seconds since the Unix epoch
 //! (`*_unix_seconds`). Units are in the key names (`_seconds`, `_bytes`, `_per_second`);
 //! `rtf`, `hit_rate` and `*_utilization` are ratios. Schema version
-//! [`SCHEMA_VERSION`](crate::semconv::monitor::SCHEMA_VERSION) is 1.
+//! [`SCHEMA_VERSION`] is 1.
 //!
 //! A *stats* object is `{count, mean, min, p50, p90, p95, p99, max}` (exact, nearest rank).
 //!
@@ -90,7 +90,9 @@ pub use summary::{
 pub use system::{GpuAverage, GpuReading, SystemAverage, SystemReading, SystemSummary};
 pub use trend::{RtfTrend, TrendBucket};
 
+use crate::semconv::limits::LABEL_LIMIT;
 use crate::semconv::monitor::SCHEMA_VERSION;
+use crate::semconv::DIAGNOSTICS_TARGET;
 use crate::system::{SampleSink, SystemSample};
 use crate::{Synthesis, SynthesisSink};
 
@@ -187,10 +189,23 @@ impl Monitor {
     /// [`SynthesisSink`].
     pub fn record_synthesis(&self, synthesis: &Synthesis) {
         let clock = self.shared.config.clock();
-        let mut history = lock(&self.shared.history);
-        let record = history.store.push(synthesis);
-        let now = || unix_micros(clock.now());
-        history.trend.add(record.ended_at_us, record.rtf(), now);
+        let overflow = {
+            let mut history = lock(&self.shared.history);
+            let pushed = history.store.push(synthesis);
+            let (ended_at_us, rtf) = (pushed.record.ended_at_us, pushed.record.rtf());
+            history
+                .trend
+                .add(ended_at_us, rtf, || unix_micros(clock.now()));
+            pushed.first_overflow
+        };
+        if let Some(table) = overflow {
+            tracing::debug!(
+                target: DIAGNOSTICS_TARGET,
+                table,
+                limit = LABEL_LIMIT,
+                "monitor label limit reached; further values are summed under `other`"
+            );
+        }
     }
 
     /// The summary of the syntheses in the window and of recent system samples.

@@ -18,6 +18,8 @@ use crate::{Outcome, Synthesis};
 use super::clock::unix_micros;
 
 /// Stages kept per record; further stages of one synthesis are dropped and counted.
+// TODO: a synthesis with more than six stages (say, per-sentence inference stages) loses the
+// rest; keeping them would need an overflow area outside the fixed-size record.
 pub(crate) const MAX_STAGES: usize = 6;
 
 const NO_CHARS: u32 = u32::MAX;
@@ -56,6 +58,8 @@ impl LengthClass {
 }
 
 /// One synthesis, compact and `Copy`, so a snapshot of the ring is a memcpy.
+// TODO: model, format, speed and streaming are not kept, so the summary and export cannot be
+// split by them; each would add an id or a flag to this record and a table to the store.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Record {
     /// End time, microseconds since the Unix epoch.
@@ -168,6 +172,8 @@ fn flags(synthesis: &Synthesis, audio_valid: bool) -> u8 {
 pub(crate) struct Labels {
     names: Vec<Arc<str>>,
     ids: HashMap<Arc<str>, u16>,
+    /// Set when the overflow label was first used, until the store reports it.
+    just_overflowed: bool,
 }
 
 impl Labels {
@@ -175,6 +181,7 @@ impl Labels {
         Labels {
             names: Vec::new(),
             ids: HashMap::new(),
+            just_overflowed: false,
         }
     }
 
@@ -195,7 +202,10 @@ impl Labels {
     fn overflow_id(&mut self) -> u16 {
         match self.ids.get(OVERFLOW_VALUE) {
             Some(id) => *id,
-            None => self.insert(Arc::from(OVERFLOW_VALUE)),
+            None => {
+                self.just_overflowed = true;
+                self.insert(Arc::from(OVERFLOW_VALUE))
+            }
         }
     }
 
@@ -205,6 +215,14 @@ impl Labels {
         self.ids.insert(name, id);
         id
     }
+}
+
+/// What a push did: the record kept, and the label table that just overflowed, if one did,
+/// for the caller to report once the lock is released.
+#[derive(Debug)]
+pub(crate) struct Pushed {
+    pub(crate) record: Record,
+    pub(crate) first_overflow: Option<&'static str>,
 }
 
 /// What a summary needs from the store, copied under its lock.
@@ -246,7 +264,7 @@ impl Store {
     }
 
     /// Builds the record of `synthesis` and keeps it, dropping the oldest one when full.
-    pub(crate) fn push(&mut self, synthesis: &Synthesis) -> Record {
+    pub(crate) fn push(&mut self, synthesis: &Synthesis) -> Pushed {
         let mut record = measure(synthesis);
         record.voice = self.voices.id(&synthesis.voice);
         if let Outcome::Failed { error_type } = &synthesis.outcome {
@@ -259,7 +277,17 @@ impl Store {
         }
         self.records.push_back(record);
         self.recorded_total = self.recorded_total.saturating_add(1);
-        record
+        Pushed {
+            record,
+            first_overflow: self.take_first_overflow(),
+        }
+    }
+
+    fn take_first_overflow(&mut self) -> Option<&'static str> {
+        if std::mem::take(&mut self.voices.just_overflowed) {
+            return Some("voice");
+        }
+        std::mem::take(&mut self.errors.just_overflowed).then_some("error type")
     }
 
     fn add_stages(&mut self, record: &mut Record, synthesis: &Synthesis) {
@@ -319,9 +347,14 @@ mod tests {
     #[test]
     fn voices_beyond_the_limit_share_the_overflow_label() {
         let mut store = Store::new(1000);
-        for i in 0..LABEL_LIMIT + 10 {
-            store.push(&Synthesis::new(format!("v{i}"), Duration::ZERO));
-        }
+        let overflows: Vec<_> = (0..LABEL_LIMIT + 10)
+            .filter_map(|i| {
+                store
+                    .push(&Synthesis::new(format!("v{i}"), Duration::ZERO))
+                    .first_overflow
+            })
+            .collect();
+        assert_eq!(overflows, ["voice"]);
         let mut snap = Snapshot::default();
         store.snapshot_into(&mut snap);
         assert_eq!(snap.voices.len(), LABEL_LIMIT + 1);
@@ -335,7 +368,7 @@ mod tests {
         for _ in 0..MAX_STAGES + 2 {
             synthesis = synthesis.with_stage("inference", Duration::from_millis(1));
         }
-        let record = store.push(&synthesis);
+        let record = store.push(&synthesis).record;
         assert_eq!(record.stages().count(), MAX_STAGES);
         assert_eq!(store.dropped_stages, 2);
     }

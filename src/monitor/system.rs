@@ -26,6 +26,8 @@ pub struct SystemSummary {
 }
 
 /// One system sample, as the summary shows it.
+// TODO: this mirrors `SystemSample` field by field because that type is not `Deserialize`;
+// a field added there is not shown here until it is added by hand.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SystemReading {

@@ -6,8 +6,8 @@
 //! the count and exact running mean of RTFs, their exact minimum and maximum, and a
 //! [DDSketch](sketches_ddsketch) of them with 1 % relative accuracy. At most
 //! `retention / granularity + 1` slots are kept, each with at most
-//! [`TREND_SKETCH_MAX_BINS`] eight-byte bins, so 24 hours of trend at one-minute granularity
-//! stays under about 1.6 MB whatever the request rate.
+//! [`TREND_SKETCH_MAX_BINS`] eight-byte bins (about 1.6 KB a slot with its bookkeeping), so
+//! 24 hours of trend at one-minute granularity stays near 2.3 MB whatever the request rate.
 //!
 //! A bucket's p95 is the sketch's estimate of the nearest-rank 95th percentile (the rule the
 //! summary uses) over the merged slots, clamped to the bucket's exact minimum and maximum.
@@ -59,7 +59,9 @@ pub struct TrendBucket {
     pub rtf_count: u64,
     /// Mean RTF, exact.
     pub rtf_mean: Option<f64>,
-    /// 95th percentile of RTF, estimated within 1 % relative error.
+    /// 95th percentile of RTF, nearest rank, estimated within 1 % relative error.
+    // TODO: exact only through the sketch's 1 % bound; a bucket whose syntheses are all still
+    // in the record ring could be computed exactly from them, at the cost of a second path.
     pub rtf_p95: Option<f64>,
     /// Smallest RTF, exact.
     pub rtf_min: Option<f64>,
