@@ -227,7 +227,10 @@ impl Monitor {
     /// returned, empty ones with a zero count. A clock that jumps backwards only moves the
     /// window: buckets stay in time order.
     pub fn rtf_trend(&self, window: Duration, resolution: Duration) -> RtfTrend {
-        let now_us = self.now_us();
+        self.rtf_trend_at(self.now_us(), window, resolution)
+    }
+
+    fn rtf_trend_at(&self, now_us: i64, window: Duration, resolution: Duration) -> RtfTrend {
         let (plan, slots) = {
             let history = lock(&self.shared.history);
             let plan = history.trend.plan(now_us, window, resolution);
@@ -248,12 +251,13 @@ impl Monitor {
     pub fn export(&self) -> Export {
         let now_us = self.now_us();
         let snapshot = self.snapshot(now_us);
+        let retention = self.shared.config.trend_retention();
         Export {
             schema_version: SCHEMA_VERSION,
             generated_at: rfc3339(now_us),
             generated_at_unix_seconds: unix_secs_f64(now_us),
             summary: self.summarize(&snapshot, now_us),
-            rtf_trend: self.recent_rtf_trend(self.shared.config.trend_retention()),
+            rtf_trend: self.rtf_trend_at(now_us, retention, trend::default_resolution(retention)),
             records: export::records(&snapshot),
         }
     }

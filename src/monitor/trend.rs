@@ -357,6 +357,25 @@ mod tests {
     }
 
     #[test]
+    fn extreme_rtfs_in_any_order_give_finite_buckets() {
+        let extremes = [1e-300, 1e308, 5e-324, 0.0, f64::MAX, 1.0, -0.0, 1e-12];
+        for rotation in 0..extremes.len() {
+            let mut store = TrendStore::new(Duration::from_secs(3600), Duration::from_secs(60));
+            for (i, rtf) in extremes.iter().cycle().skip(rotation).take(40).enumerate() {
+                store.add((i as i64 % 3) * MINUTE_US, Some(*rtf), || 0);
+            }
+            let plan = store.plan(3 * MINUTE_US, Duration::from_secs(600), Duration::ZERO);
+            let trend = plan.build(&store.slots_for(&plan));
+            assert_eq!(trend.buckets.iter().map(|b| b.rtf_count).sum::<u64>(), 40);
+            for b in trend.buckets.iter().filter(|b| b.rtf_count > 0) {
+                let (p95, min, max) = (b.rtf_p95.unwrap(), b.rtf_min.unwrap(), b.rtf_max.unwrap());
+                assert!(p95.is_finite() && min <= p95 && p95 <= max);
+                assert!(b.rtf_mean.unwrap().is_finite());
+            }
+        }
+    }
+
+    #[test]
     fn the_sketch_quantile_aims_at_the_nearest_rank() {
         assert_eq!(nearest_rank_quantile(1, 95), 1.0);
         assert_eq!(nearest_rank_quantile(2, 95), 1.0);
