@@ -22,6 +22,11 @@ use super::store::Record;
 
 /// Distribution of one measure over a set of syntheses.
 ///
+/// Quantiles are exact over the retained window, by the nearest-rank rule: over `n` values
+/// sorted ascending, `pXX` is the value at 1-based rank `⌈XX·n/100⌉`, always an observed
+/// value. Computing them sorts a copy of the window's values: 16 bytes per value, short-lived,
+/// after the store's lock is released.
+///
 /// Every field but `count` is `null` when the set is empty. Values are finite: non-finite
 /// inputs are dropped before they get here, and the mean is computed so that it cannot
 /// overflow (it always lies between `min` and `max`).
