@@ -16,9 +16,9 @@
 //! Recording holds one mutex for roughly 0.1 µs (uncontended, release build): it looks the
 //! voice up in a table of at most 64, pushes a 72-byte record into a ring allocated up front,
 //! dropping the oldest, and adds the RTF to the trend slot the synthesis ended in. It never
-//! allocates except
-//! when a new voice, error type or trend slot first appears, never does I/O and never panics
-//! (a poisoned lock is recovered, since every update leaves the store consistent).
+//! allocates except when a new voice, error type or trend slot first appears, never does I/O
+//! and never panics (a poisoned lock is recovered, since every update leaves the store
+//! consistent).
 //!
 //! [`Monitor::summary`] copies the ring under the lock (one memcpy of at most
 //! `max_records × 72` bytes) and computes everything after releasing it; see
