@@ -155,3 +155,37 @@ pub const DIAGNOSTICS_TARGET: &str = "tts_otel";
 /// Prefix of the `tracing` targets of the OpenTelemetry SDK and exporters, whose events report
 /// export failures; the synthesis layer never treats them as part of a synthesis.
 pub const SDK_TARGET_PREFIX: &str = "opentelemetry";
+
+/// Defaults, class edges and the schema version of the local performance monitor.
+pub mod monitor {
+    use std::time::Duration;
+
+    /// Version of the summary and export schema; raised whenever a key is renamed or removed.
+    pub const SCHEMA_VERSION: u32 = 1;
+    /// Syntheses kept by default.
+    pub const DEFAULT_MAX_RECORDS: usize = 10_000;
+    /// Default age after which a synthesis leaves the summary window.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+    /// Default span of time kept for the RTF trend.
+    pub const DEFAULT_TREND_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+    /// Default width of one stored trend slot.
+    pub const DEFAULT_TREND_GRANULARITY: Duration = Duration::from_secs(60);
+    /// Default interval of the system sampler.
+    pub const DEFAULT_SYSTEM_INTERVAL: Duration = Duration::from_secs(5);
+    /// System samples kept by default: an hour at the default interval.
+    pub const DEFAULT_MAX_SYSTEM_SAMPLES: usize = 720;
+    /// Distinct stage names kept apart; further stages are dropped and counted.
+    pub const STAGE_LIMIT: usize = 32;
+    /// Longest text, in characters, of the `short` length class.
+    pub const SHORT_TEXT_MAX_CHARS: u64 = 50;
+    /// Longest text, in characters, of the `medium` length class.
+    pub const MEDIUM_TEXT_MAX_CHARS: u64 = 200;
+    /// Longest text, in characters, of the `long` length class; longer is `very_long`.
+    pub const LONG_TEXT_MAX_CHARS: u64 = 500;
+    /// Relative accuracy of the per-slot RTF sketches behind trend quantiles.
+    pub const TREND_RELATIVE_ACCURACY: f64 = 0.01;
+    /// Bins one trend sketch may grow to before it collapses its lowest values.
+    pub const TREND_SKETCH_MAX_BINS: u32 = 128;
+    /// Prefix of the temporary file an export writes before renaming it into place.
+    pub const EXPORT_TEMP_PREFIX: &str = ".tts-otel-export-";
+}
