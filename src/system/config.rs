@@ -85,6 +85,7 @@ impl SamplerConfig {
     }
 
     /// Whether GPUs are both asked for and compiled in.
+    #[cfg(feature = "system")]
     pub(crate) fn reads_gpus(&self) -> bool {
         self.gpus && cfg!(feature = "gpu")
     }

@@ -47,7 +47,8 @@ mod nvml {
     pub(super) enum State {
         #[default]
         Untried,
-        Ready(Gpus),
+        // Boxed: the library handle holds thousands of bytes of function pointers.
+        Ready(Box<Gpus>),
         Unavailable,
     }
 
@@ -55,7 +56,7 @@ mod nvml {
         /// The loaded library, loading it on first use.
         pub(super) fn ready(&mut self) -> Option<&Gpus> {
             if matches!(self, State::Untried) {
-                *self = Gpus::load().map_or(State::Unavailable, State::Ready);
+                *self = Gpus::load().map_or(State::Unavailable, |gpus| State::Ready(Box::new(gpus)));
             }
 
             match self {

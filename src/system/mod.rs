@@ -44,8 +44,11 @@
 //! never decrease.
 
 mod config;
+#[cfg(feature = "system")]
 mod gpu;
+#[cfg(feature = "system")]
 mod instruments;
+#[cfg(feature = "system")]
 mod latest;
 #[cfg(feature = "system")]
 mod reader;
