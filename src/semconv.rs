@@ -186,8 +186,7 @@ pub mod buckets {
     ];
     /// Time to first audio, in seconds: the generative-AI time-to-first-token set.
     pub const TIME_TO_FIRST_AUDIO_SECONDS: &[f64] = &[
-        0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,
-        10.0,
+        0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
     ];
     /// Produced audio duration, in seconds.
     pub const AUDIO_SECONDS: &[f64] = &[

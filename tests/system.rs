@@ -44,7 +44,11 @@ impl TestMeter {
             .build();
         let provider = SdkMeterProvider::builder().with_reader(reader).build();
         let meter = provider.meter(SCOPE_NAME);
-        Self { provider, exporter, meter }
+        Self {
+            provider,
+            exporter,
+            meter,
+        }
     }
 
     /// Collects once and returns what that collection exported.
@@ -53,8 +57,13 @@ impl TestMeter {
         self.provider.force_flush().expect("flush");
         // The SDK skips an export that has no data point at all.
         let exports = self.exporter.get_finished_metrics().expect("metrics");
-        let metrics = exports.iter().flat_map(|e| e.scope_metrics()).flat_map(|s| s.metrics());
-        metrics.map(|m| summarise(m.name(), m.unit(), m.data())).collect()
+        let metrics = exports
+            .iter()
+            .flat_map(|e| e.scope_metrics())
+            .flat_map(|s| s.metrics());
+        metrics
+            .map(|m| summarise(m.name(), m.unit(), m.data()))
+            .collect()
     }
 }
 
@@ -64,24 +73,35 @@ fn summarise(name: &str, unit: &str, data: &AggregatedMetrics) -> Exported {
         AggregatedMetrics::I64(data) => points(data, |v| v as f64),
         AggregatedMetrics::U64(data) => points(data, |v| v as f64),
     };
-    Exported { name: name.to_owned(), unit: unit.to_owned(), monotonic, points }
+    Exported {
+        name: name.to_owned(),
+        unit: unit.to_owned(),
+        monotonic,
+        points,
+    }
 }
 
 type Points = Vec<(Vec<(String, String)>, f64)>;
 
 fn points<T: Copy>(data: &MetricData<T>, value: fn(T) -> f64) -> (Option<bool>, Points) {
     let attrs = |kvs: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
-        let mut attrs: Vec<_> = kvs.map(|kv| (kv.key.to_string(), kv.value.to_string())).collect();
+        let mut attrs: Vec<_> = kvs
+            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect();
         attrs.sort();
         attrs
     };
     match data {
         MetricData::Gauge(g) => {
-            let points = g.data_points().map(|p| (attrs(&mut p.attributes()), value(p.value())));
+            let points = g
+                .data_points()
+                .map(|p| (attrs(&mut p.attributes()), value(p.value())));
             (None, points.collect())
         }
         MetricData::Sum(s) => {
-            let points = s.data_points().map(|p| (attrs(&mut p.attributes()), value(p.value())));
+            let points = s
+                .data_points()
+                .map(|p| (attrs(&mut p.attributes()), value(p.value())));
             (Some(s.is_monotonic()), points.collect())
         }
         _ => panic!("unexpected aggregation"),
@@ -109,7 +129,9 @@ impl SampleSink for CountingSink {
 fn sampler_threads() -> usize {
     let tasks = std::fs::read_dir("/proc/self/task").expect("task list");
     let comms = tasks.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok());
-    comms.filter(|comm| comm.trim_end() == SAMPLER_THREAD_NAME).count()
+    comms
+        .filter(|comm| comm.trim_end() == SAMPLER_THREAD_NAME)
+        .count()
 }
 
 /// The number of sampler threads once a new thread has had time to name itself (a thread
@@ -125,8 +147,15 @@ fn settled_sampler_threads(expected: usize) -> usize {
 
 fn proc_status(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("status");
-    let line = status.lines().find_map(|l| l.strip_prefix(field)).expect("field");
-    line.split_whitespace().next().unwrap().parse().expect("number")
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .expect("field");
+    line.split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .expect("number")
 }
 
 fn stopped_sampler(config: SamplerConfig) -> SystemSampler {
@@ -140,7 +169,10 @@ fn wait_for(sampler: &SystemSampler, ready: impl Fn(&SystemSample) -> bool) -> A
         if let Some(sample) = sampler.latest().filter(|s| ready(s)) {
             return sample;
         }
-        assert!(Instant::now() < deadline, "no such sample within five seconds");
+        assert!(
+            Instant::now() < deadline,
+            "no such sample within five seconds"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -175,7 +207,10 @@ fn utilisations_lie_within_zero_and_one() {
     let unit = 0.0..=1.0;
     assert!(unit.contains(&sample.system_cpu_utilization.unwrap()));
     assert!(unit.contains(&sample.process_cpu_utilization.unwrap()));
-    assert!(sample.process_cpu_utilization.unwrap() > 0.0, "a busy process shows CPU use");
+    assert!(
+        sample.process_cpu_utilization.unwrap() > 0.0,
+        "a busy process shows CPU use"
+    );
     assert!(unit.contains(&sample.system_memory_utilization.unwrap()));
     assert!(sample.system_memory_used_bytes > 0 && sample.system_memory_free_bytes > 0);
 }
@@ -189,11 +224,20 @@ fn process_memory_and_threads_agree_with_proc_status() {
     let threads = proc_status("Threads:");
 
     let rss = sample.process_memory_usage_bytes;
-    assert!(rss >= vm_rss / 2 && rss <= vm_rss * 2, "rss {rss} vs VmRSS {vm_rss}");
+    assert!(
+        rss >= vm_rss / 2 && rss <= vm_rss * 2,
+        "rss {rss} vs VmRSS {vm_rss}"
+    );
     let size = sample.process_memory_virtual_bytes;
-    assert!(size >= vm_size / 2 && size <= vm_size * 2, "virtual {size} vs VmSize {vm_size}");
+    assert!(
+        size >= vm_size / 2 && size <= vm_size * 2,
+        "virtual {size} vs VmSize {vm_size}"
+    );
     let counted = sample.process_thread_count.unwrap();
-    assert!(counted >= 1 && counted.abs_diff(threads) <= 8, "{counted} vs {threads} threads");
+    assert!(
+        counted >= 1 && counted.abs_diff(threads) <= 8,
+        "{counted} vs {threads} threads"
+    );
 }
 
 #[test]
@@ -238,7 +282,10 @@ fn instruments_carry_semantic_convention_names_units_and_attributes() {
 
     for name in [metric::CPU_UTILIZATION, metric::PROCESS_CPU_UTILIZATION] {
         let m = expect(name, unit::RATIO, None);
-        assert!(m.points.len() == 1 && (0.0..=1.0).contains(&m.points[0].1), "{m:?}");
+        assert!(
+            m.points.len() == 1 && (0.0..=1.0).contains(&m.points[0].1),
+            "{m:?}"
+        );
     }
     let memory = expect(metric::MEMORY_USAGE, unit::BYTES, Some(false));
     let states: Vec<_> = memory.points.iter().map(|p| p.0.clone()).collect();
@@ -248,18 +295,30 @@ fn instruments_carry_semantic_convention_names_units_and_attributes() {
     expect(metric::PROCESS_MEMORY_USAGE, unit::BYTES, Some(false));
     expect(metric::PROCESS_MEMORY_VIRTUAL, unit::BYTES, Some(false));
     let threads = expect(metric::PROCESS_THREAD_COUNT, unit::THREAD, Some(false));
-    assert!(threads.points[0].1 >= 2.0, "this test and the sampler run threads");
+    assert!(
+        threads.points[0].1 >= 2.0,
+        "this test and the sampler run threads"
+    );
 
     let disk = expect(metric::DISK_IO, unit::BYTES, Some(true));
     let mut directions: Vec<_> = disk.points.iter().map(|p| p.0.clone()).collect();
     directions.sort();
     let read = pair(attr::DISK_IO_DIRECTION, attr::DISK_READ);
-    assert_eq!(directions, [read, pair(attr::DISK_IO_DIRECTION, attr::DISK_WRITE)]);
+    assert_eq!(
+        directions,
+        [read, pair(attr::DISK_IO_DIRECTION, attr::DISK_WRITE)]
+    );
     let network = expect(metric::NETWORK_IO, unit::BYTES, Some(true));
     let mut directions: Vec<_> = network.points.iter().map(|p| p.0.clone()).collect();
     directions.sort();
     let receive = pair(attr::NETWORK_IO_DIRECTION, attr::NETWORK_RECEIVE);
-    assert_eq!(directions, [receive, pair(attr::NETWORK_IO_DIRECTION, attr::NETWORK_TRANSMIT)]);
+    assert_eq!(
+        directions,
+        [
+            receive,
+            pair(attr::NETWORK_IO_DIRECTION, attr::NETWORK_TRANSMIT)
+        ]
+    );
 }
 
 #[test]
@@ -296,7 +355,10 @@ fn configured_interval_is_used() {
     let fast = count(Duration::from_millis(100));
     let slow = count(Duration::from_secs(10));
 
-    assert!((4..=8).contains(&fast), "{fast} samples at 100 ms over 620 ms");
+    assert!(
+        (4..=8).contains(&fast),
+        "{fast} samples at 100 ms over 620 ms"
+    );
     assert_eq!(slow, 1, "only the first sample at a 10 s interval");
 }
 
@@ -320,8 +382,17 @@ fn start_stop_start_leaves_one_thread_and_one_set_of_instruments() {
     let all = names.len();
     names.dedup();
     assert_eq!(names.len(), all, "a metric name appears twice: {names:?}");
-    assert_eq!(find(&exported, metric::MEMORY_USAGE).unwrap().points.len(), 2);
-    assert_eq!(find(&exported, metric::PROCESS_THREAD_COUNT).unwrap().points.len(), 1);
+    assert_eq!(
+        find(&exported, metric::MEMORY_USAGE).unwrap().points.len(),
+        2
+    );
+    assert_eq!(
+        find(&exported, metric::PROCESS_THREAD_COUNT)
+            .unwrap()
+            .points
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -338,7 +409,10 @@ fn instruments_report_nothing_while_stopped() {
 
     let points: usize = exported.iter().map(|m| m.points.len()).sum();
     assert_eq!(points, 0, "{exported:?}");
-    assert!(sampler.latest().is_some(), "the last reading stays readable");
+    assert!(
+        sampler.latest().is_some(),
+        "the last reading stays readable"
+    );
 }
 
 #[test]
@@ -351,7 +425,11 @@ fn stop_returns_within_a_second_even_with_a_long_interval() {
     let started = Instant::now();
     sampler.stop();
 
-    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(!sampler.is_running());
     assert_eq!(sampler_threads(), 0);
 }
@@ -385,7 +463,10 @@ fn collecting_in_a_loop_while_sampling_every_millisecond_never_deadlocks() {
 
     let outcome = finished.recv_timeout(Duration::from_secs(60));
 
-    assert!(outcome.is_ok(), "200 collections did not complete within a minute");
+    assert!(
+        outcome.is_ok(),
+        "200 collections did not complete within a minute"
+    );
 }
 
 #[test]
@@ -425,7 +506,9 @@ fn a_zero_interval_is_rejected() {
 fn parts_turned_off_register_no_instruments() {
     let _serial = serial();
     let test = TestMeter::new();
-    let config = SamplerConfig::default().with_disks(false).with_networks(false);
+    let config = SamplerConfig::default()
+        .with_disks(false)
+        .with_networks(false);
     let sampler = SystemSampler::start(&test.meter, config, vec![]).unwrap();
     wait_for(&sampler, |_| true);
 

@@ -56,7 +56,8 @@ mod nvml {
         /// The loaded library, loading it on first use.
         pub(super) fn ready(&mut self) -> Option<&Gpus> {
             if matches!(self, State::Untried) {
-                *self = Gpus::load().map_or(State::Unavailable, |gpus| State::Ready(Box::new(gpus)));
+                *self =
+                    Gpus::load().map_or(State::Unavailable, |gpus| State::Ready(Box::new(gpus)));
             }
 
             match self {
@@ -94,7 +95,9 @@ mod nvml {
 
         pub(super) fn read(&self) -> Vec<GpuSample> {
             let devices = self.devices.iter().zip(0u32..);
-            devices.map(|((id, name), index)| self.read_device(index, id, name)).collect()
+            devices
+                .map(|((id, name), index)| self.read_device(index, id, name))
+                .collect()
         }
 
         fn read_device(&self, index: u32, id: &str, name: &str) -> GpuSample {
@@ -122,7 +125,10 @@ mod nvml {
             let device = nvml.device_by_index(index).ok();
             let id = device.as_ref().and_then(|d| d.uuid().ok());
             let name = device.as_ref().and_then(|d| d.name().ok());
-            (id.unwrap_or_else(|| format!("gpu{index}")), name.unwrap_or_default())
+            (
+                id.unwrap_or_else(|| format!("gpu{index}")),
+                name.unwrap_or_default(),
+            )
         };
 
         (0..count).map(identity).collect()

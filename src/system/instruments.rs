@@ -3,7 +3,7 @@
 //! They are registered once, when the sampler is built. Their callbacks run on whichever
 //! thread collects metrics (a periodic reader, a Prometheus scrape) and only clone an `Arc`
 //! out of the shared latest sample: they never refresh sysinfo, never wait for a refresh,
-//! never allocate for system metrics, and need no async runtime. While the sampler is stopped
+//! allocate only for GPU attributes, and need no async runtime. While the sampler is stopped
 //! they observe nothing, so a stale reading is never reported as current.
 //!
 //! Instrument kinds follow the semantic conventions: utilisations are gauges, sizes and
@@ -155,8 +155,14 @@ fn register_disk_io(meter: &Meter, latest: &Latest) {
 }
 
 fn register_network_io(meter: &Meter, latest: &Latest) {
-    let receive = [KeyValue::new(attr::NETWORK_IO_DIRECTION, attr::NETWORK_RECEIVE)];
-    let transmit = [KeyValue::new(attr::NETWORK_IO_DIRECTION, attr::NETWORK_TRANSMIT)];
+    let receive = [KeyValue::new(
+        attr::NETWORK_IO_DIRECTION,
+        attr::NETWORK_RECEIVE,
+    )];
+    let transmit = [KeyValue::new(
+        attr::NETWORK_IO_DIRECTION,
+        attr::NETWORK_TRANSMIT,
+    )];
 
     meter
         .u64_observable_counter(metric::NETWORK_IO)
@@ -192,8 +198,12 @@ fn register_gpus(meter: &Meter, latest: &Latest) {
         }))
         .build();
 
-    register_gpu_memory(meter, latest, metric::GPU_MEMORY_USAGE, |gpu| gpu.memory_used_bytes);
-    register_gpu_memory(meter, latest, metric::GPU_MEMORY_LIMIT, |gpu| gpu.memory_limit_bytes);
+    register_gpu_memory(meter, latest, metric::GPU_MEMORY_USAGE, |gpu| {
+        gpu.memory_used_bytes
+    });
+    register_gpu_memory(meter, latest, metric::GPU_MEMORY_LIMIT, |gpu| {
+        gpu.memory_limit_bytes
+    });
 }
 
 /// A GPU memory instrument; a device whose memory could not be read (size 0) is skipped.

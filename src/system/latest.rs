@@ -25,7 +25,11 @@ impl Latest {
     /// Stores a new sample; the previous one is dropped outside the lock.
     pub(crate) fn publish(&self, sample: Arc<SystemSample>) {
         let previous = {
-            let mut slot = self.inner.sample.write().unwrap_or_else(PoisonError::into_inner);
+            let mut slot = self
+                .inner
+                .sample
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             slot.replace(sample)
         };
 
@@ -34,7 +38,11 @@ impl Latest {
 
     /// The latest sample taken, live or not.
     pub(crate) fn get(&self) -> Option<Arc<SystemSample>> {
-        let slot = self.inner.sample.read().unwrap_or_else(PoisonError::into_inner);
+        let slot = self
+            .inner
+            .sample
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         slot.clone()
     }
 
