@@ -1,181 +1,15 @@
 //! The system sampler, observed through its readings, its sinks and an in-memory exporter.
 #![cfg(feature = "system")]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
+mod system_support;
+
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use opentelemetry::metrics::{Meter, MeterProvider as _};
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use system_support::*;
 use tts_otel::semconv::{system_attr as attr, system_metric as metric, unit};
-use tts_otel::semconv::{SAMPLER_THREAD_NAME, SCOPE_NAME};
 use tts_otel::system::{SampleSink, SamplerConfig, SamplerError, SystemSample, SystemSampler};
-
-/// Tests that run a sampler thread take this lock, so thread counts and timings are their own.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A meter over an in-memory exporter that exports only when flushed.
-struct TestMeter {
-    provider: SdkMeterProvider,
-    exporter: InMemoryMetricExporter,
-    meter: Meter,
-}
-
-/// One exported metric: name, unit, whether it is a monotonic sum, and its points as
-/// (sorted attributes, value).
-#[derive(Debug)]
-struct Exported {
-    name: String,
-    unit: String,
-    monotonic: Option<bool>,
-    points: Vec<(Vec<(String, String)>, f64)>,
-}
-
-impl TestMeter {
-    fn new() -> Self {
-        let exporter = InMemoryMetricExporter::default();
-        let reader = PeriodicReader::builder(exporter.clone())
-            .with_interval(Duration::from_secs(3600))
-            .build();
-        let provider = SdkMeterProvider::builder().with_reader(reader).build();
-        let meter = provider.meter(SCOPE_NAME);
-        Self {
-            provider,
-            exporter,
-            meter,
-        }
-    }
-
-    /// Collects once and returns what that collection exported.
-    fn export(&self) -> Vec<Exported> {
-        self.exporter.reset();
-        self.provider.force_flush().expect("flush");
-        // The SDK skips an export that has no data point at all.
-        let exports = self.exporter.get_finished_metrics().expect("metrics");
-        let metrics = exports
-            .iter()
-            .flat_map(|e| e.scope_metrics())
-            .flat_map(|s| s.metrics());
-        metrics
-            .map(|m| summarise(m.name(), m.unit(), m.data()))
-            .collect()
-    }
-}
-
-fn summarise(name: &str, unit: &str, data: &AggregatedMetrics) -> Exported {
-    let (monotonic, points) = match data {
-        AggregatedMetrics::F64(data) => points(data, |v| v),
-        AggregatedMetrics::I64(data) => points(data, |v| v as f64),
-        AggregatedMetrics::U64(data) => points(data, |v| v as f64),
-    };
-    Exported {
-        name: name.to_owned(),
-        unit: unit.to_owned(),
-        monotonic,
-        points,
-    }
-}
-
-type Points = Vec<(Vec<(String, String)>, f64)>;
-
-fn points<T: Copy>(data: &MetricData<T>, value: fn(T) -> f64) -> (Option<bool>, Points) {
-    let attrs = |kvs: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
-        let mut attrs: Vec<_> = kvs
-            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-            .collect();
-        attrs.sort();
-        attrs
-    };
-    match data {
-        MetricData::Gauge(g) => {
-            let points = g
-                .data_points()
-                .map(|p| (attrs(&mut p.attributes()), value(p.value())));
-            (None, points.collect())
-        }
-        MetricData::Sum(s) => {
-            let points = s
-                .data_points()
-                .map(|p| (attrs(&mut p.attributes()), value(p.value())));
-            (Some(s.is_monotonic()), points.collect())
-        }
-        _ => panic!("unexpected aggregation"),
-    }
-}
-
-fn find<'a>(exported: &'a [Exported], name: &str) -> Option<&'a Exported> {
-    exported.iter().find(|m| m.name == name)
-}
-
-fn pair(key: &str, value: &str) -> Vec<(String, String)> {
-    vec![(key.to_owned(), value.to_owned())]
-}
-
-/// Counts the samples it is handed.
-#[derive(Default)]
-struct CountingSink(AtomicUsize);
-
-impl SampleSink for CountingSink {
-    fn record_sample(&self, _: &SystemSample) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn sampler_threads() -> usize {
-    let tasks = std::fs::read_dir("/proc/self/task").expect("task list");
-    let comms = tasks.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok());
-    comms
-        .filter(|comm| comm.trim_end() == SAMPLER_THREAD_NAME)
-        .count()
-}
-
-/// The number of sampler threads once a new thread has had time to name itself (a thread
-/// names itself after it starts), and checked again a little later.
-fn settled_sampler_threads(expected: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while sampler_threads() != expected && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-    sampler_threads()
-}
-
-fn proc_status(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("status");
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .expect("field");
-    line.split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .expect("number")
-}
-
-fn stopped_sampler(config: SamplerConfig) -> SystemSampler {
-    SystemSampler::new(&TestMeter::new().meter, config, vec![]).expect("sampler")
-}
-
-/// Waits until the sampler's latest sample satisfies `ready`, for at most five seconds.
-fn wait_for(sampler: &SystemSampler, ready: impl Fn(&SystemSample) -> bool) -> Arc<SystemSample> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(sample) = sampler.latest().filter(|s| ready(s)) {
-            return sample;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no such sample within five seconds"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 #[test]
 fn cpu_is_none_before_the_second_reading_and_some_after() {
@@ -517,4 +351,47 @@ fn parts_turned_off_register_no_instruments() {
     assert!(find(&exported, metric::DISK_IO).is_none());
     assert!(find(&exported, metric::NETWORK_IO).is_none());
     assert!(find(&exported, metric::MEMORY_USAGE).is_some());
+}
+
+#[cfg(feature = "gpu")]
+#[test]
+fn gpu_readings_are_sane_or_absent_and_nvml_is_reported_once() {
+    logged_on_this_thread();
+    let sampler = stopped_sampler(SamplerConfig::default());
+
+    let samples = [
+        sampler.refresh_now(),
+        sampler.refresh_now(),
+        sampler.refresh_now(),
+    ];
+
+    for gpu in samples.iter().flat_map(|s| s.gpus.iter()) {
+        assert!(
+            gpu.utilization.is_none_or(|u| (0.0..=1.0).contains(&u)),
+            "{gpu:?}"
+        );
+        assert!(gpu.memory_used_bytes <= gpu.memory_limit_bytes, "{gpu:?}");
+        assert!(!gpu.id.is_empty());
+    }
+    let nvml = logged_on_this_thread()
+        .into_iter()
+        .filter(|line| line.contains("NVML"));
+    assert_eq!(
+        nvml.count(),
+        1,
+        "NVML is tried once per sampler and its outcome logged once"
+    );
+    assert!(
+        samples[2].process_memory_usage_bytes > 0,
+        "the rest still reads"
+    );
+}
+
+#[test]
+fn the_sampler_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync + 'static>() {}
+
+    shareable::<SystemSampler>();
+    shareable::<SamplerConfig>();
+    shareable::<SamplerError>();
 }
