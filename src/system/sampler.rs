@@ -59,8 +59,8 @@ pub struct SystemSampler {
 impl SystemSampler {
     /// Builds a stopped sampler and registers its instruments on `meter`.
     ///
-    /// Costs a few reads of `/proc` to list disks and network interfaces; reads no CPU or
-    /// process data. [`resume`](Self::resume) starts it.
+    /// Costs a read of `/proc/mounts` to list the disks; reads no CPU or process data yet.
+    /// [`resume`](Self::resume) starts it.
     ///
     /// # Errors
     ///
@@ -207,15 +207,18 @@ impl std::fmt::Debug for Shared {
 impl Shared {
     /// One reading: refresh, publish, hand to the sinks.
     fn tick(&self) -> Arc<SystemSample> {
-        let sample = Arc::new(self.read());
-        self.latest.publish(Arc::clone(&sample));
+        let sample = self.read_and_publish();
         self.feed_sinks(&sample);
         sample
     }
 
-    fn read(&self) -> SystemSample {
+    /// Refreshes and publishes under the reader's lock, so that a reading taken by
+    /// `refresh_now` and one taken by the thread are published in the order they were taken.
+    fn read_and_publish(&self) -> Arc<SystemSample> {
         let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
-        reader.refresh()
+        let sample = Arc::new(reader.refresh());
+        self.latest.publish(Arc::clone(&sample));
+        sample
     }
 
     /// Hands the sample to each sink; a panicking sink is logged once and the others still
