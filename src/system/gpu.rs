@@ -93,6 +93,8 @@ mod nvml {
             Some(Self { nvml, devices })
         }
 
+        // TODO: this path has only run where NVML is missing; readings from a real driver,
+        // and from MIG devices, whose utilisation NVML does not report, are unverified.
         pub(super) fn read(&self) -> Vec<GpuSample> {
             let devices = self.devices.iter().zip(0u32..);
             devices
