@@ -70,6 +70,8 @@
 mod clock;
 mod config;
 mod export;
+#[cfg(feature = "system")]
+mod sampling;
 mod stats;
 mod store;
 mod summary;
@@ -134,6 +136,8 @@ struct Shared {
     config: MonitorConfig,
     history: Mutex<History>,
     samples: Mutex<SampleRing>,
+    #[cfg(feature = "system")]
+    sampler: Mutex<Option<crate::system::SystemSampler>>,
 }
 
 /// Records and trend slots, updated together under one lock.
@@ -166,6 +170,8 @@ impl Monitor {
                 config,
                 history: Mutex::new(history),
                 samples: Mutex::new(samples),
+                #[cfg(feature = "system")]
+                sampler: Mutex::new(None),
             }),
         }
     }
@@ -340,6 +346,12 @@ impl SampleSink for Monitor {
     /// Keeps the sample for the summary's latest and average readings; a sample without
     /// `taken_at` is filed under the monitor's "now".
     fn record_sample(&self, sample: &SystemSample) {
+        self.keep_sample(sample);
+    }
+}
+
+impl Monitor {
+    fn keep_sample(&self, sample: &SystemSample) {
         let now_us = match sample.taken_at {
             Some(_) => 0,
             None => self.now_us(),
