@@ -38,6 +38,9 @@ use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
 use tracing_subscriber::prelude::*;
 
+/// The monitor of the `tts_layer_monitor` process.
+static MONITOR: std::sync::OnceLock<tts_otel::Monitor> = std::sync::OnceLock::new();
+
 const VARIANT_VAR: &str = "TTS_BENCH_VARIANT";
 const GROUP: &str = "synthesis_span";
 const VOICES: [&str; 4] = ["en-us", "en-gb", "de", "fr"];
@@ -45,11 +48,12 @@ const TEXT_CHARS: u64 = 120;
 const AUDIO_SECONDS: f64 = 2.5;
 
 /// The functions of the group, in the order they run.
-const VARIANTS: [&str; 4] = [
+const VARIANTS: [&str; 5] = [
     "bare_span",
     "raw_sdk_floor",
     "tracing_otel_metrics_layer",
     "tts_layer",
+    "tts_layer_monitor",
 ];
 
 fn main() {
@@ -125,6 +129,16 @@ fn install(variant: &str) -> Request {
             std::mem::forget(provider);
             Box::new(|i| drop(span(i)))
         }
+        "tts_layer_monitor" => {
+            let monitor = tts_otel::Monitor::default();
+            let layer = tts_otel::SynthesisLayer::builder(&provider.meter("bench"))
+                .with_sink(monitor.clone())
+                .build();
+            tracing_subscriber::registry().with(layer).init();
+            std::mem::forget(provider);
+            MONITOR.set(monitor).expect("one monitor");
+            Box::new(|i| drop(span(i)))
+        }
         other => panic!("unknown variant {other}"),
     }
 }
@@ -190,6 +204,60 @@ fn run_variant(variant: &str) {
         let ratio = thread_scaling(&request);
         write_result(variant, "two_thread_ratio", ratio);
     }
+    if let Some(monitor) = MONITOR.get() {
+        measure_monitor(monitor, &request);
+    }
+}
+
+/// Resident memory after each quarter of a million requests through the layer and monitor,
+/// then the monitor's own record and summary costs over its full window.
+fn measure_monitor(monitor: &tts_otel::Monitor, request: &Request) {
+    for quarter in 1..=4 {
+        for i in 0..250_000 {
+            request(black_box(i));
+        }
+        write_result(
+            "tts_layer_monitor",
+            &format!("rss_mib_{quarter}"),
+            rss_mib(),
+        );
+    }
+
+    let synthesis = tts_otel::Synthesis::new("en-us", Duration::from_millis(400))
+        .with_audio_seconds(AUDIO_SECONDS)
+        .with_text_chars(TEXT_CHARS)
+        .with_cache_hit(false);
+    let n = 1_000_000;
+    let start = Instant::now();
+    for _ in 0..n {
+        monitor.record_synthesis(black_box(&synthesis));
+    }
+    write_result(
+        "monitor",
+        "record_ns",
+        start.elapsed().as_nanos() as f64 / n as f64,
+    );
+
+    let mut summaries: Vec<f64> = (0..21)
+        .map(|_| {
+            let start = Instant::now();
+            black_box(monitor.summary());
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    summaries.sort_by(f64::total_cmp);
+    write_result("monitor", "summary_ms", summaries[summaries.len() / 2]);
+}
+
+/// This process's resident set, in MiB, from `/proc/self/statm`.
+fn rss_mib() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(f64::NAN);
+    pages * 4096.0 / (1024.0 * 1024.0)
 }
 
 /// Median over alternating pairs of (per-request cost with two threads) / (with one thread).
@@ -297,8 +365,34 @@ fn report(criterion_home: &Path) {
         "  raw_sdk_floor / bare_span              {:.2}",
         ratio("raw_sdk_floor", "bare_span")
     );
+    println!(
+        "  tts_layer_monitor / tts_layer          {:.2} (<= 1.2)",
+        ratio("tts_layer_monitor", "tts_layer")
+    );
     for variant in ["raw_sdk_floor", "tts_layer"] {
         let two = read_result(variant, "two_thread_ratio").unwrap_or(f64::NAN);
-        println!("  {variant} two threads / one           {two:.2} (tts_layer <= 1.2)");
+        println!("  {variant:<13} two threads / one        {two:.2} (tts_layer <= 1.2)");
     }
+    let result = |v: &str, k: &str| read_result(v, k).unwrap_or(f64::NAN);
+    println!("monitor");
+    println!(
+        "  record one synthesis                   {:.1} ns",
+        result("monitor", "record_ns")
+    );
+    println!(
+        "  summary of a full window               {:.2} ms",
+        result("monitor", "summary_ms")
+    );
+    let rss: Vec<String> = (1..=4)
+        .map(|q| {
+            format!(
+                "{:.1}",
+                result("tts_layer_monitor", &format!("rss_mib_{q}"))
+            )
+        })
+        .collect();
+    println!(
+        "  resident MiB after 0.25/0.5/0.75/1 M requests: {}",
+        rss.join(" / ")
+    );
 }

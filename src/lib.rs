@@ -51,9 +51,11 @@ pub mod http;
 mod instruments;
 mod labels;
 mod layer;
+pub mod monitor;
 pub mod semconv;
 mod synthesis;
 pub mod system;
 
 pub use layer::{first_audio, SynthesisLayer, SynthesisLayerBuilder};
+pub use monitor::{ExportError, Monitor, MonitorConfig, RtfTrend, Summary};
 pub use synthesis::{Outcome, Stage, Stages, Synthesis, SynthesisSink};

@@ -107,6 +107,71 @@ pub mod attr {
     pub const ERROR_TYPE_OTHER: &str = "_OTHER";
 }
 
+/// System and process resource metric names, as the OpenTelemetry semantic conventions spell
+/// them (`system.*`, `process.*` and the hardware `hw.gpu.*` set).
+pub mod system_metric {
+    /// Gauge of whole-system CPU utilisation, unit `1` (0–1).
+    pub const CPU_UTILIZATION: &str = "system.cpu.utilization";
+    /// Up-down counter of system memory in bytes, split by [`MEMORY_STATE`].
+    ///
+    /// [`MEMORY_STATE`]: super::system_attr::MEMORY_STATE
+    pub const MEMORY_USAGE: &str = "system.memory.usage";
+    /// Gauge of memory in use as a fraction of the total, unit `1`.
+    pub const MEMORY_UTILIZATION: &str = "system.memory.utilization";
+    /// Gauge of this process's CPU utilisation normalised by the number of CPUs, unit `1`.
+    pub const PROCESS_CPU_UTILIZATION: &str = "process.cpu.utilization";
+    /// Up-down counter of this process's resident set size, in bytes.
+    pub const PROCESS_MEMORY_USAGE: &str = "process.memory.usage";
+    /// Up-down counter of this process's virtual memory size, in bytes.
+    pub const PROCESS_MEMORY_VIRTUAL: &str = "process.memory.virtual";
+    /// Up-down counter of this process's threads.
+    pub const PROCESS_THREAD_COUNT: &str = "process.thread.count";
+    /// Counter of disk bytes, split by [`DISK_IO_DIRECTION`].
+    ///
+    /// [`DISK_IO_DIRECTION`]: super::system_attr::DISK_IO_DIRECTION
+    pub const DISK_IO: &str = "system.disk.io";
+    /// Counter of network bytes, split by [`NETWORK_IO_DIRECTION`].
+    ///
+    /// [`NETWORK_IO_DIRECTION`]: super::system_attr::NETWORK_IO_DIRECTION
+    pub const NETWORK_IO: &str = "system.network.io";
+    /// Gauge of a GPU's busy fraction, unit `1`, per device.
+    pub const GPU_UTILIZATION: &str = "hw.gpu.utilization";
+    /// Up-down counter of a GPU's memory in use, in bytes, per device.
+    pub const GPU_MEMORY_USAGE: &str = "hw.gpu.memory.usage";
+    /// Up-down counter of a GPU's memory size, in bytes, per device.
+    pub const GPU_MEMORY_LIMIT: &str = "hw.gpu.memory.limit";
+}
+
+/// Attribute keys and fixed values of the system and process resource metrics.
+pub mod system_attr {
+    /// State of system memory: [`MEMORY_USED`] or [`MEMORY_FREE`].
+    pub const MEMORY_STATE: &str = "system.memory.state";
+    /// Value of [`MEMORY_STATE`] for memory in use (total less available).
+    pub const MEMORY_USED: &str = "used";
+    /// Value of [`MEMORY_STATE`] for memory available to new allocations.
+    pub const MEMORY_FREE: &str = "free";
+    /// Direction of disk I/O: [`DISK_READ`] or [`DISK_WRITE`].
+    pub const DISK_IO_DIRECTION: &str = "disk.io.direction";
+    /// Value of [`DISK_IO_DIRECTION`] for bytes read.
+    pub const DISK_READ: &str = "read";
+    /// Value of [`DISK_IO_DIRECTION`] for bytes written.
+    pub const DISK_WRITE: &str = "write";
+    /// Direction of network I/O: [`NETWORK_RECEIVE`] or [`NETWORK_TRANSMIT`].
+    pub const NETWORK_IO_DIRECTION: &str = "network.io.direction";
+    /// Value of [`NETWORK_IO_DIRECTION`] for bytes received.
+    pub const NETWORK_RECEIVE: &str = "receive";
+    /// Value of [`NETWORK_IO_DIRECTION`] for bytes transmitted.
+    pub const NETWORK_TRANSMIT: &str = "transmit";
+    /// Identifier of a hardware component, unique within the host (a GPU's UUID).
+    pub const HW_ID: &str = "hw.id";
+    /// Human-readable name of a hardware component (a GPU's model name).
+    pub const HW_NAME: &str = "hw.name";
+    /// Kind of hardware component; always [`HW_TYPE_GPU`] here.
+    pub const HW_TYPE: &str = "hw.type";
+    /// Value of [`HW_TYPE`] for a graphics processing unit.
+    pub const HW_TYPE_GPU: &str = "gpu";
+}
+
 /// Default explicit bucket boundaries. Each set can be overridden with a view.
 pub mod buckets {
     /// Synthesis and stage durations, in seconds: the HTTP semantic-convention set, extended to
@@ -155,3 +220,41 @@ pub const DIAGNOSTICS_TARGET: &str = "tts_otel";
 /// Prefix of the `tracing` targets of the OpenTelemetry SDK and exporters, whose events report
 /// export failures; the synthesis layer never treats them as part of a synthesis.
 pub const SDK_TARGET_PREFIX: &str = "opentelemetry";
+
+/// Defaults, class edges and the schema version of the local performance monitor.
+pub mod monitor {
+    use std::time::Duration;
+
+    /// Version of the summary and export schema; raised whenever a key is renamed or removed.
+    pub const SCHEMA_VERSION: u32 = 1;
+    /// Syntheses kept by default.
+    pub const DEFAULT_MAX_RECORDS: usize = 10_000;
+    /// Default age after which a synthesis leaves the summary window.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+    /// Default span of time kept for the RTF trend.
+    pub const DEFAULT_TREND_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+    /// Default width of one stored trend slot.
+    pub const DEFAULT_TREND_GRANULARITY: Duration = Duration::from_secs(60);
+    /// Default interval of the system sampler.
+    pub const DEFAULT_SYSTEM_INTERVAL: Duration = Duration::from_secs(5);
+    /// System samples kept by default: an hour at the default interval.
+    pub const DEFAULT_MAX_SYSTEM_SAMPLES: usize = 720;
+    /// Distinct stage names kept apart; further stages are dropped and counted.
+    pub const STAGE_LIMIT: usize = 32;
+    /// Longest text, in characters, of the `short` length class.
+    pub const SHORT_TEXT_MAX_CHARS: u64 = 50;
+    /// Longest text, in characters, of the `medium` length class.
+    pub const MEDIUM_TEXT_MAX_CHARS: u64 = 200;
+    /// Longest text, in characters, of the `long` length class; longer is `very_long`.
+    pub const LONG_TEXT_MAX_CHARS: u64 = 500;
+    /// Relative accuracy of the per-slot RTF sketches behind trend quantiles.
+    pub const TREND_RELATIVE_ACCURACY: f64 = 0.01;
+    /// Bins one trend sketch may grow to before it collapses its lowest values.
+    pub const TREND_SKETCH_MAX_BINS: u32 = 128;
+    /// Prefix of the temporary file an export writes before renaming it into place.
+    pub const EXPORT_TEMP_PREFIX: &str = ".tts-otel-export-";
+}
+
+/// Name of the system sampler's thread, as `/proc/self/task/*/comm` shows it (Linux keeps at
+/// most 15 bytes of a thread name).
+pub const SAMPLER_THREAD_NAME: &str = "tts-otel-system";

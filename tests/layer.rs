@@ -577,3 +577,39 @@ fn the_input_text_never_reaches_an_attribute() {
     }
     assert!(!format!("{:?}", sink.take()).contains(MARKER));
 }
+
+#[test]
+fn a_monitor_attached_to_the_layer_summarises_the_spans() {
+    let monitor = tts_otel::Monitor::default();
+    let h = Harness::with(TEMPORALITIES[0], |b| b.with_sink(monitor.clone()));
+    h.run(|| {
+        for (voice, hit) in [("en-us", false), ("en-us", true), ("de", false)] {
+            let span = tracing::info_span!(
+                "tts.synthesize",
+                tts.voice = voice,
+                tts.text.chars = 60,
+                tts.audio.seconds = 2.0,
+                tts.cache.hit = hit,
+            );
+            span.in_scope(|| tracing::info_span!("tts.stage.inference").in_scope(|| {}));
+        }
+        tracing::info_span!("tts.synthesize", tts.voice = "de")
+            .in_scope(|| tracing::error!(error.type = "timeout", "engine timed out"));
+    });
+    let summary = monitor.summary();
+    assert_eq!(summary.requests.total, 4);
+    assert_eq!(
+        (summary.requests.succeeded, summary.requests.failed),
+        (3, 1)
+    );
+    assert_eq!((summary.cache.hits, summary.cache.misses), (1, 2));
+    assert_eq!(summary.voices["en-us"].requests, 2);
+    assert_eq!(summary.text_length.medium.requests, 3);
+    assert_eq!(summary.stages_seconds["inference"].count, 3);
+    let all = h.collect();
+    let exported: u64 = points(&all, metric::SYNTHESIS_RTF)
+        .iter()
+        .map(|p| p.count())
+        .sum();
+    assert_eq!(summary.rtf.all.count, exported);
+}

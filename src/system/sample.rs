@@ -49,6 +49,9 @@ pub struct SystemSample {
 pub struct GpuSample {
     /// Device index as the management library numbers it.
     pub index: u32,
+    /// Identifier unique within the host and stable across restarts (the device UUID where
+    /// the management library reports one, otherwise `gpu<index>`); reported as `hw.id`.
+    pub id: String,
     /// Device name.
     pub name: String,
     /// Busy fraction, 0–1.
