@@ -31,8 +31,9 @@ const TREND: RGBColor = RGBColor(44, 160, 44);
 const REAL_TIME: RGBColor = RGBColor(214, 39, 40);
 
 /// Latency bucket edges in seconds, evenly spaced on a log axis.
-const LATENCY_EDGES: [f64; 16] = [
-    1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
+const LATENCY_EDGES: [f64; 22] = [
+    1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0,
+    2.0, 5.0, 10.0, 20.0, 50.0, 100.0,
 ];
 
 /// Draws the chart into `path`.
@@ -56,7 +57,7 @@ where
 {
     let end = dots.iter().map(|d| d.at).fold(1.0, f64::max) * 1.02;
     let rtfs = || dots.iter().filter_map(|d| d.rtf);
-    let low = rtfs().fold(1.0, f64::min).max(1e-5) / 2.0;
+    let low = rtfs().fold(1.0, f64::min).max(1e-8) / 2.0;
     let high = rtfs().fold(1.0, f64::max) * 2.0;
 
     let mut chart = ChartBuilder::on(area)
@@ -72,7 +73,7 @@ where
         .configure_mesh()
         .x_desc("seconds since the first request ended")
         .y_desc("RTF (log scale)")
-        .y_label_formatter(&|v| format!("{}", (v * 1e6).round() / 1e6))
+        .y_label_formatter(&|v| ratio_label(*v))
         .draw()?;
 
     chart
@@ -130,7 +131,14 @@ where
     };
     let (misses, hits) = (counts(false), counts(true));
     let top = misses.iter().chain(&hits).copied().max().unwrap_or(1) as f64 * 1.15;
-    let (first, last) = (LATENCY_EDGES[0], LATENCY_EDGES[LATENCY_EDGES.len() - 1]);
+    // The axis spans the buckets in use, one more on each side.
+    let used = |i: &usize| misses[*i] + hits[*i] > 0;
+    let lowest = (0..misses.len()).find(used).unwrap_or(0).saturating_sub(1);
+    let highest = (0..misses.len()).rfind(used).unwrap_or(misses.len() - 1) + 2;
+    let (first, last) = (
+        LATENCY_EDGES[lowest],
+        LATENCY_EDGES[highest.min(LATENCY_EDGES.len() - 1)],
+    );
 
     let mut chart = ChartBuilder::on(area)
         .caption("Server-side latency distribution", ("sans-serif", 22))
@@ -172,11 +180,22 @@ where
     Ok(())
 }
 
-/// `0.001` as `1 ms`, `2.0` as `2 s`.
+/// `0.00001` as `10 µs`, `0.001` as `1 ms`, `2.0` as `2 s`.
 fn seconds_label(seconds: f64) -> String {
-    if seconds < 1.0 {
+    if seconds < 1e-3 {
+        format!("{} µs", (seconds * 1e6).round())
+    } else if seconds < 1.0 {
         format!("{} ms", (seconds * 1e4).round() / 10.0)
     } else {
         format!("{seconds} s")
+    }
+}
+
+/// `0.25` as written, values below a thousandth as `1e-5`.
+fn ratio_label(ratio: f64) -> String {
+    if ratio < 1e-3 {
+        format!("{ratio:.0e}")
+    } else {
+        format!("{}", (ratio * 1e3).round() / 1e3)
     }
 }

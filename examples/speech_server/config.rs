@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use tts_otel::semconv::monitor::DEFAULT_SYSTEM_INTERVAL;
+use tts_otel::MonitorConfig;
 
 /// An OpenAI-compatible speech server over espeak-ng, instrumented with tts-otel.
 #[derive(Clone, Debug, Parser)]
@@ -55,12 +57,30 @@ pub struct Config {
     #[arg(long, default_value_t = 30)]
     pub engine_timeout_secs: u64,
 
+    /// Width of one slot of the monitor's RTF trend, in seconds; the demo uses 1.
+    #[arg(long, default_value_t = 60)]
+    pub trend_granularity_secs: u64,
+
     /// Most engine processes at once; defaults to the number of CPUs.
     #[arg(long)]
     pub engine_concurrency: Option<usize>,
 }
 
 impl Config {
+    /// The monitor's configuration: a finer trend and system readings for the short demo.
+    pub fn monitor(&self) -> MonitorConfig {
+        let (granularity, interval) = match self.demo {
+            Some(_) => (Duration::from_secs(1), Duration::from_secs(1)),
+            None => (
+                Duration::from_secs(self.trend_granularity_secs),
+                DEFAULT_SYSTEM_INTERVAL,
+            ),
+        };
+        MonitorConfig::default()
+            .with_trend_granularity(granularity)
+            .with_system_interval(Some(interval))
+    }
+
     pub fn engine_timeout(&self) -> Duration {
         Duration::from_secs(self.engine_timeout_secs)
     }

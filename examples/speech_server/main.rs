@@ -18,6 +18,7 @@ mod corpus;
 mod demo;
 mod engine;
 mod overhead;
+mod report;
 mod server;
 mod speech;
 mod telemetry;
@@ -34,7 +35,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let config = Config::parse();
-    let telemetry = Telemetry::install()?;
+    let telemetry = Telemetry::install(config.monitor())?;
 
     if let Some(n) = config.demo {
         demo::run(&config, &telemetry, n).await?;

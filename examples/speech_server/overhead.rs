@@ -2,8 +2,8 @@
 //! the server's (the contract's fields and three stage spans) timed through the same layer
 //! composition as the server's, against the same spans on a registry without it.
 //!
-//! The measurement runs on its own thread under a scoped subscriber with a meter provider of
-//! its own, so none of its spans reach the server's instruments or monitor.
+//! The measurement runs on its own thread under a scoped subscriber with a meter provider and
+//! a monitor of its own, so none of its spans reach the server's instruments or monitor.
 
 use std::time::{Duration, Instant};
 
@@ -13,11 +13,11 @@ use tracing::field::Empty;
 use tracing::info_span;
 use tracing_subscriber::prelude::*;
 use tts_otel::semconv::{field, SCOPE_NAME};
-use tts_otel::SynthesisLayer;
+use tts_otel::{Monitor, MonitorConfig, SynthesisLayer};
 
 const VOICES: [&str; 4] = ["en-us", "en-gb", "de", "fr"];
 
-/// Cost of one synthesis's telemetry: with the layer, and on a bare registry.
+/// Cost of one synthesis's telemetry: with the layer and a monitor, and on a bare registry.
 #[derive(Clone, Copy, Debug)]
 pub struct Overhead {
     pub with_layer: Duration,
@@ -37,7 +37,10 @@ pub fn measure(n: u32) -> Overhead {
         let provider = SdkMeterProvider::builder()
             .with_reader(ManualReader::builder().build())
             .build();
-        let layer = SynthesisLayer::builder(&provider.meter(SCOPE_NAME)).build();
+        let monitor = Monitor::new(MonitorConfig::default().with_system_interval(None));
+        let layer = SynthesisLayer::builder(&provider.meter(SCOPE_NAME))
+            .with_sink(monitor)
+            .build();
         let with_layer = || tracing_subscriber::registry().with(layer.clone());
         let overhead = Overhead {
             with_layer: best_of(3, || {

@@ -47,7 +47,10 @@ pub fn app(config: &Config, telemetry: &Telemetry) -> (Router, Arc<Speech>) {
         max_input_chars: config.max_input_chars,
         max_body_bytes: config.max_body_bytes,
     };
-    let endpoints = Endpoints::new().with_metrics(telemetry.metrics.clone());
+    let endpoints = Endpoints::new()
+        .with_monitor(telemetry.monitor.clone())
+        .with_export_dir(&config.export_dir)
+        .with_metrics(telemetry.metrics.clone());
     let router = api::router(Arc::clone(&speech), limits).merge(endpoints.router());
     (router, speech)
 }

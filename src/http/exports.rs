@@ -1,0 +1,98 @@
+//! The export folder: file names generated on the server, never taken from a request, and a
+//! bound on how many exports the folder keeps.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
+
+use crate::monitor::{ExportError, Monitor};
+
+/// File names of exports start and end so; nothing else in the folder is ever removed.
+const PREFIX: &str = "performance-";
+const SUFFIX: &str = ".json";
+
+/// Writes monitor exports into one folder.
+#[derive(Debug)]
+pub(super) struct Exports {
+    folder: PathBuf,
+    keep: usize,
+    sequence: AtomicU64,
+    pruning: Mutex<()>,
+}
+
+impl Exports {
+    pub(super) fn new(folder: PathBuf, keep: usize) -> Self {
+        Exports {
+            folder,
+            keep: keep.max(1),
+            sequence: AtomicU64::new(0),
+            pruning: Mutex::new(()),
+        }
+    }
+
+    /// Writes one export under a fresh name and removes the oldest beyond the limit; returns
+    /// the path written. Blocking: call it off the async runtime.
+    pub(super) fn write(&self, monitor: &Monitor) -> Result<PathBuf, ExportError> {
+        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let name = file_name(SystemTime::now(), sequence);
+        let path = self.folder.join(name);
+        monitor.export_json(&path)?;
+        self.prune();
+        Ok(path)
+    }
+
+    /// Removes the oldest exports beyond `keep`; names sort by time. Best effort: a file that
+    /// cannot be listed or removed stays.
+    fn prune(&self) {
+        let _one_at_a_time = self.pruning.lock().unwrap_or_else(PoisonError::into_inner);
+        let Ok(mut names) = export_names(&self.folder) else {
+            return;
+        };
+        names.sort();
+        let excess = names.len().saturating_sub(self.keep);
+        for name in &names[..excess] {
+            let _ = fs::remove_file(self.folder.join(name));
+        }
+    }
+}
+
+fn export_names(folder: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(folder)? {
+        let name = entry?.file_name();
+        if let Some(name) = name.to_str() {
+            if name.starts_with(PREFIX) && name.ends_with(SUFFIX) {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// `performance-20250102T030405.678Z-000007.json`: UTC time to the millisecond, then a
+/// sequence number that keeps names of the same millisecond apart. Names sort chronologically
+/// and hold no character that a file system of any platform refuses.
+fn file_name(now: SystemTime, sequence: u64) -> String {
+    let stamp = humantime::format_rfc3339_millis(now).to_string();
+    let stamp: String = stamp.chars().filter(|c| !matches!(c, '-' | ':')).collect();
+    format!("{PREFIX}{stamp}-{sequence:06}{SUFFIX}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn names_carry_the_utc_time_and_sort_chronologically() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_735_787_045_678);
+        assert_eq!(
+            file_name(at, 7),
+            "performance-20250102T030405.678Z-000007.json"
+        );
+        assert!(file_name(at, 9) < file_name(at + Duration::from_millis(1), 0));
+    }
+}
