@@ -41,16 +41,24 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::sync::{Mutex, MutexGuard};
 
+use tts_otel::http::routes;
+use tts_otel::monitor::RequestCounts;
+use tts_otel::{MonitorConfig, Summary};
+
 use crate::config::Config;
 use crate::server::Running;
 use crate::telemetry::Telemetry;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serialises the tests: they share the global subscriber and compare counts.
 static SERIAL: Mutex<()> = Mutex::const_new(());
 
 fn telemetry() -> &'static Telemetry {
     static TELEMETRY: OnceLock<Telemetry> = OnceLock::new();
-    TELEMETRY.get_or_init(|| Telemetry::install().expect("the first subscriber of the process"))
+    TELEMETRY.get_or_init(|| {
+        Telemetry::install(MonitorConfig::default()).expect("the first subscriber of the process")
+    })
 }
 
 /// Fails the test with a clear message when a tool the tests need is not installed.
@@ -70,6 +78,8 @@ struct Harness {
     base: String,
     client: reqwest::Client,
     running: Option<Running>,
+    /// Holds the export folder, `exports/` inside it, and nothing else.
+    root: tempfile::TempDir,
     _serial: MutexGuard<'static, ()>,
 }
 
@@ -77,7 +87,16 @@ impl Harness {
     async fn start(extra: &[&str]) -> Harness {
         require("espeak-ng", "--version");
         let serial = SERIAL.lock().await;
-        let mut args = vec!["speech_server", "--listen", "127.0.0.1:0"];
+        let root = tempfile::tempdir().expect("a temporary folder");
+        let exports = root.path().join("exports");
+        let exports = exports.to_str().expect("a UTF-8 temporary path");
+        let mut args = vec![
+            "speech_server",
+            "--listen",
+            "127.0.0.1:0",
+            "--export-dir",
+            exports,
+        ];
         args.extend_from_slice(extra);
         let config = Config::parse_from(args);
         let running = server::start(&config, telemetry())
@@ -87,6 +106,7 @@ impl Harness {
             base: format!("http://{}", running.addr),
             client: reqwest::Client::new(),
             running: Some(running),
+            root,
             _serial: serial,
         }
     }
@@ -129,6 +149,12 @@ impl Harness {
         let (status, body) = self.get("/metrics").await;
         assert_eq!(status, StatusCode::OK);
         Metrics(String::from_utf8(body.to_vec()).expect("UTF-8 exposition text"))
+    }
+
+    async fn summary(&self) -> Summary {
+        let (status, body) = self.get(routes::STATS).await;
+        assert_eq!(status, StatusCode::OK);
+        serde_json::from_slice(&body).expect("a summary")
     }
 
     /// Asserts the server still synthesises.
@@ -175,7 +201,10 @@ fn error_code(body: &Bytes) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_bad_request_gets_its_4xx_and_nothing_is_synthesised() {
     let server = Harness::start(&["--max-input-chars", "100", "--max-body-bytes", "2048"]).await;
-    let before = server.metrics().await.syntheses();
+    let before = (
+        server.metrics().await.syntheses(),
+        server.summary().await.requests,
+    );
 
     let cases: Vec<(&str, String, StatusCode, &str)> = vec![
         (
@@ -260,13 +289,15 @@ async fn each_bad_request_gets_its_4xx_and_nothing_is_synthesised() {
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(error_code(&answer), "unsupported_media_type");
 
-    let after = server.metrics().await.syntheses();
-    let good = 11.0;
-    assert_eq!(
-        after - before,
-        good,
-        "only the good requests were synthesised"
+    // Only the good requests between the bad ones were synthesised, and all succeeded.
+    let after = (
+        server.metrics().await.syntheses(),
+        server.summary().await.requests,
     );
+    assert_eq!(after.0 - before.0, 11.0);
+    assert_eq!(after.1.total - before.1.total, 11);
+    assert_eq!(after.1.succeeded - before.1.succeeded, 11);
+    assert_eq!(after.1.failed, before.1.failed);
     server.stop().await;
 }
 
@@ -274,6 +305,7 @@ async fn each_bad_request_gets_its_4xx_and_nothing_is_synthesised() {
 async fn an_engine_failure_is_a_5xx_recorded_as_a_failed_synthesis() {
     let server = Harness::start(&["--espeak", "/bin/false"]).await;
     let before = server.metrics().await;
+    let before_summary = server.summary().await.requests;
 
     let (status, body) = server
         .speak(&json!({"input": "This will fail.", "voice": "de"}))
@@ -289,6 +321,13 @@ async fn an_engine_failure_is_a_5xx_recorded_as_a_failed_synthesis() {
         )
     };
     assert_eq!(failed(&after) - failed(&before), 1.0);
+
+    let after_summary = server.summary().await.requests;
+    assert_eq!(after_summary.failed - before_summary.failed, 1);
+    assert_eq!(after_summary.succeeded, before_summary.succeeded);
+    let of_type = |r: &RequestCounts| r.failed_by_error_type.get("engine_exit").copied();
+    let before_type = of_type(&before_summary).unwrap_or(0);
+    assert_eq!(of_type(&after_summary), Some(before_type + 1));
     let (status, _) = server.get("/v1/voices").await;
     assert_eq!(
         status,
@@ -536,10 +575,10 @@ async fn prometheus_scrapes_the_rtf_quantile_and_cache_counts_the_monitor_report
         assert_eq!(status, StatusCode::OK);
     }
     prometheus.wait_until_up().await;
+    let summary = server.summary().await;
 
-    let local = server.metrics().await;
-    let count = |result| local.sum("tts_cache_requests_total", &[("tts_cache_result", result)]);
-    let (hits, misses) = (count("hit"), count("miss"));
+    // Cache counts: every synthesis of this process, in both.
+    let (hits, misses) = (summary.cache.hits as f64, summary.cache.misses as f64);
     assert!(hits >= 1.0 && misses >= 1.0, "{hits} hits, {misses} misses");
     let by_result = "sum by (tts_cache_result) (tts_cache_requests_total)";
     prometheus
@@ -548,5 +587,209 @@ async fn prometheus_scrapes_the_rtf_quantile_and_cache_counts_the_monitor_report
             of("hit") == Some(hits) && of("miss") == Some(misses)
         })
         .await;
+
+    // The median RTF: Prometheus interpolates inside a bucket, so it must land in the bucket
+    // that holds the monitor's exact median.
+    let exact = summary.rtf.all.p50.expect("RTFs were recorded");
+    let (lower, upper) = bucket_around(exact);
+    let median = "histogram_quantile(0.5, sum by (le) (tts_synthesis_rtf_ratio_bucket))";
+    let samples = prometheus
+        .query_until(median, "", |samples| samples.len() == 1)
+        .await;
+    let scraped = samples[0].1;
+    assert!(
+        (lower..=upper).contains(&scraped),
+        "Prometheus p50 {scraped} is outside the bucket ({lower}, {upper}] of the monitor's p50 {exact}"
+    );
     server.stop().await;
+}
+
+/// The RTF histogram bucket `(lower, upper]` that holds `value`.
+fn bucket_around(value: f64) -> (f64, f64) {
+    let bounds = tts_otel::semconv::buckets::RTF;
+    let at = bounds.partition_point(|b| *b < value);
+    let lower = if at == 0 { 0.0 } else { bounds[at - 1] };
+    (lower, bounds.get(at).copied().unwrap_or(f64::INFINITY))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stats_endpoint_counts_exactly_what_was_sent() {
+    let server = Harness::start(&[]).await;
+    let before = server.summary().await;
+    let sent = [
+        (
+            json!({"input": "Counting starts here.", "voice": "en-us"}),
+            false,
+        ),
+        (
+            json!({"input": "Counting starts here.", "voice": "en-us"}),
+            false,
+        ),
+        (
+            json!({"input": "A different voice says it.", "voice": "de"}),
+            false,
+        ),
+        (
+            json!({"input": "Streamed. In two parts.", "voice": "en-gb", "stream": true}),
+            true,
+        ),
+        (json!({"input": "", "voice": "en-us"}), false),
+    ];
+    for (body, _) in &sent {
+        server.speak(body).await;
+    }
+
+    let after = server.summary().await;
+    let delta = |f: fn(&Summary) -> u64| f(&after) - f(&before);
+    assert_eq!(
+        delta(|s| s.requests.total),
+        4,
+        "the empty input is not a synthesis"
+    );
+    assert_eq!(delta(|s| s.requests.succeeded), 4);
+    assert_eq!(delta(|s| s.requests.failed), 0);
+    assert_eq!(delta(|s| s.cache.hits), 1);
+    assert_eq!(delta(|s| s.cache.misses), 3);
+    assert_eq!(delta(|s| s.time_to_first_audio_seconds.count), 1);
+    assert_eq!(delta(|s| s.text_length.short.requests), 4);
+    let voice = |s: &Summary, v: &str| s.voices.get(v).map_or(0, |g| g.requests);
+    for (v, n) in [("en-us", 2), ("de", 1), ("en-gb", 1)] {
+        assert_eq!(voice(&after, v) - voice(&before, v), n, "voice {v}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rtf_trend_takes_bounded_minutes_and_rejects_the_rest() {
+    let server = Harness::start(&[]).await;
+    server.assert_serving().await;
+
+    let (status, body) = server
+        .get(&format!("{}?minutes=5", routes::RTF_TREND))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let trend: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(trend["window_seconds"], 300);
+    let rated: u64 = trend["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["rtf_count"].as_u64().unwrap())
+        .sum();
+    assert!(
+        rated >= 1,
+        "the synthesis just made is in the trend: {trend}"
+    );
+
+    let (status, _) = server.get(routes::RTF_TREND).await;
+    assert_eq!(status, StatusCode::OK, "minutes is optional");
+    for bad in ["0", "-1", "abc", "1.5", "1441", "99999999999999999999999"] {
+        let (status, body) = server
+            .get(&format!("{}?minutes={bad}", routes::RTF_TREND))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "minutes={bad}");
+        assert_eq!(error_code(&body), "invalid_minutes", "minutes={bad}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_endpoint_writes_only_inside_its_folder_under_fresh_names() {
+    let server = Harness::start(&[]).await;
+    server.assert_serving().await;
+    let folder = server.root.path().join("exports");
+    let url = format!("{}{}", server.base, routes::EXPORT);
+
+    // Attempts to name a path, in the query, the body or a header, and plain exports, at once.
+    let attempts = [
+        ("?path=../escaped.json", r#"{"path": "../escaped.json"}"#),
+        (
+            "?file=/tmp/escaped.json",
+            r#"{"file": "/tmp/escaped.json"}"#,
+        ),
+        (
+            "?path=..%2F..%2Fescaped.json",
+            r#"{"folder": "..", "name": "escaped.json"}"#,
+        ),
+        ("", ""),
+        ("", ""),
+        ("", ""),
+        ("", ""),
+        ("", ""),
+    ];
+    let requests = attempts.iter().map(|(query, body)| {
+        let request = server
+            .client
+            .post(format!("{url}{query}"))
+            .header("x-export-path", "../escaped.json");
+        request
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+    });
+    let answers = futures_join_all(requests).await;
+
+    let mut files = std::collections::HashSet::new();
+    for answer in answers {
+        let answer = answer.expect("the server answers");
+        assert_eq!(answer.status(), StatusCode::OK);
+        let written: Value = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+        let path = std::path::PathBuf::from(written["path"].as_str().unwrap());
+        assert_eq!(
+            path.parent(),
+            Some(folder.as_path()),
+            "{path:?} is outside the folder"
+        );
+        assert!(
+            files.insert(written["file"].as_str().unwrap().to_owned()),
+            "a name was reused"
+        );
+        let export: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(export["schema_version"], 1);
+    }
+
+    let everything: Vec<_> = walk(server.root.path());
+    let outside: Vec<_> = everything
+        .iter()
+        .filter(|p| p.parent() != Some(folder.as_path()))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "files outside the export folder: {outside:?}"
+    );
+    assert_eq!(
+        everything.len(),
+        attempts.len(),
+        "one file per export, no temporaries left"
+    );
+    server.stop().await;
+}
+
+/// Every file under `root`, at any depth.
+fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Awaits every future concurrently, in order.
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::with_capacity(handles.len());
+    for handle in handles {
+        outputs.push(handle.await.expect("the request task"));
+    }
+    outputs
 }

@@ -95,4 +95,23 @@ mod tests {
         );
         assert!(file_name(at, 9) < file_name(at + Duration::from_millis(1), 0));
     }
+
+    #[test]
+    fn the_folder_keeps_the_newest_exports_and_nothing_else_is_touched() {
+        let folder = tempfile::tempdir().unwrap();
+        let exports = Exports::new(folder.path().to_owned(), 2);
+        let monitor = Monitor::default();
+        fs::write(folder.path().join("notes.json"), "{}").unwrap();
+
+        let written: Vec<PathBuf> = (0..4).map(|_| exports.write(&monitor).unwrap()).collect();
+
+        let mut left = export_names(folder.path()).unwrap();
+        left.sort();
+        let newest: Vec<String> = written[2..]
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, newest);
+        assert!(folder.path().join("notes.json").exists());
+    }
 }
