@@ -5,6 +5,8 @@
 mod instruments;
 mod labels;
 mod layer;
+#[cfg(feature = "otlp")]
+pub mod pipeline;
 pub mod semconv;
 mod synthesis;
 pub mod system;

@@ -155,3 +155,111 @@ pub const DIAGNOSTICS_TARGET: &str = "tts_otel";
 /// Prefix of the `tracing` targets of the OpenTelemetry SDK and exporters, whose events report
 /// export failures; the synthesis layer never treats them as part of a synthesis.
 pub const SDK_TARGET_PREFIX: &str = "opentelemetry";
+
+/// Prefixes of the `tracing` targets of the SDK, the exporters and their transports. Their
+/// spans and events are never exported as telemetry, never measured, and their warnings and
+/// errors are printed at most once per callsite and export fault.
+pub const EXPORT_TARGET_PREFIXES: &[&str] = &[
+    SDK_TARGET_PREFIX,
+    "hyper",
+    "tonic",
+    "h2",
+    "reqwest",
+    "tower",
+    "rustls",
+];
+
+/// Environment variables the pipeline reads, as the OpenTelemetry specification names them.
+///
+/// Settings made in code win over every variable; an empty variable counts as unset.
+pub mod env {
+    /// `true` turns the OpenTelemetry SDK off: no exporter, no trace layer.
+    pub const SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+    /// The `service.name` resource attribute; wins over one in [`RESOURCE_ATTRIBUTES`].
+    pub const SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    /// Resource attributes as `key=value` pairs separated by commas, values percent-encoded.
+    pub const RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+    /// Base endpoint of both signals. Over HTTP the signal path (`v1/traces`, `v1/metrics`) is
+    /// appended; over gRPC it is used as given.
+    pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    /// Endpoint of the traces exporter, used as given.
+    pub const OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    /// Endpoint of the metrics exporter, used as given.
+    pub const OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+    /// Transport of both signals: `grpc` or `http/protobuf` (the default).
+    pub const OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+    /// Transport of the traces exporter; wins over [`OTLP_PROTOCOL`].
+    pub const OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+    /// Transport of the metrics exporter; wins over [`OTLP_PROTOCOL`].
+    pub const OTLP_METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
+    /// Request headers of both signals, `key=value` pairs separated by commas. Read by the
+    /// exporter itself; header values are never logged.
+    pub const OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+    /// Request headers of the traces exporter; replace [`OTLP_HEADERS`] for traces.
+    pub const OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+    /// Request headers of the metrics exporter; replace [`OTLP_HEADERS`] for metrics.
+    pub const OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
+    /// `true` sends gRPC without TLS to an endpoint written without a scheme (`host:4317`).
+    /// An endpoint with a scheme is used as given: `https://` means TLS.
+    pub const OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+    /// [`OTLP_INSECURE`] for the traces exporter.
+    pub const OTLP_TRACES_INSECURE: &str = "OTEL_EXPORTER_OTLP_TRACES_INSECURE";
+    /// [`OTLP_INSECURE`] for the metrics exporter.
+    pub const OTLP_METRICS_INSECURE: &str = "OTEL_EXPORTER_OTLP_METRICS_INSECURE";
+    /// Time one export may take, in milliseconds.
+    pub const OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+    /// Time one traces export may take, in milliseconds; wins over [`OTLP_TIMEOUT`].
+    pub const OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+    /// Time one metrics export may take, in milliseconds; wins over [`OTLP_TIMEOUT`].
+    pub const OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+    /// `cumulative` (the default), `delta` or `lowmemory`.
+    pub const OTLP_METRICS_TEMPORALITY: &str = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+    /// Interval between two metric exports, in milliseconds.
+    pub const METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+    /// Trace sampler: `always_on`, `always_off`, `traceidratio`, `parentbased_always_on` (the
+    /// default), `parentbased_always_off` or `parentbased_traceidratio`.
+    pub const TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+    /// Sampling ratio of the ratio samplers, from 0 to 1.
+    pub const TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+    /// `otlp` (the default) or `none`.
+    pub const TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+    /// `otlp` (the default) or `none`.
+    pub const METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+    /// `tracing` filter directives of the printed log, as `tracing_subscriber::EnvFilter`
+    /// reads them; `info` when unset.
+    pub const LOG_FILTER: &str = "RUST_LOG";
+}
+
+/// Defaults of the pipeline.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// Endpoint of the OTLP/gRPC exporter when none is configured.
+    pub const GRPC_ENDPOINT: &str = "http://localhost:4317";
+    /// Base endpoint of the OTLP/HTTP exporter when none is configured.
+    pub const HTTP_ENDPOINT: &str = "http://localhost:4318";
+    /// Path of the traces signal, appended to a base HTTP endpoint.
+    pub const TRACES_PATH: &str = "v1/traces";
+    /// Path of the metrics signal, appended to a base HTTP endpoint.
+    pub const METRICS_PATH: &str = "v1/metrics";
+    /// Time one export may take.
+    pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Interval between two metric exports.
+    pub const METRIC_EXPORT_INTERVAL: Duration = Duration::from_secs(60);
+    /// Time the guard gives flushing and shutting down traces and metrics.
+    pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Time the start-up probe waits for the collector to accept a connection.
+    pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+    /// Filter directives of the printed log when none are given.
+    pub const LOG_FILTER: &str = "info";
+    /// The `service.name` when none is configured, before `:` and the executable's name.
+    pub const UNKNOWN_SERVICE: &str = "unknown_service";
+}
+
+/// Resource attribute keys the pipeline sets.
+pub mod resource {
+    /// Logical name of the service.
+    pub const SERVICE_NAME: &str = "service.name";
+    /// Version of the service.
+    pub const SERVICE_VERSION: &str = "service.version";
+}
