@@ -1,0 +1,232 @@
+//! The pipeline against a real OTLP collector (`rotel`), over gRPC and HTTP/protobuf: what the
+//! collector printed is read back and checked against the telemetry contract.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::collector::{free_port, Collector};
+use support::received::Received;
+use tracing::Dispatch;
+use tracing_subscriber::prelude::*;
+use tts_otel::pipeline::{Pipeline, Protocol, TelemetryGuard};
+use tts_otel::semconv::{attr, buckets, field, metric, unit};
+
+const SERVICE: &str = "tts-otel-collector-test";
+const BOUND: Duration = Duration::from_secs(3);
+const ARRIVAL: Duration = Duration::from_secs(15);
+/// Slack over a bound for thread start-up on a loaded machine.
+const SLACK: Duration = Duration::from_millis(500);
+
+fn endpoint(collector: &Collector, protocol: Protocol) -> String {
+    match protocol {
+        Protocol::Grpc => collector.grpc_endpoint(),
+        _ => collector.http_endpoint(),
+    }
+}
+
+/// A subscriber with the pipeline's layers, not installed globally, and its guard.
+fn pipeline(endpoint: &str, protocol: Protocol, bound: Duration) -> (Dispatch, TelemetryGuard) {
+    let providers = Pipeline::from_env()
+        .with_service_name(SERVICE)
+        .with_protocol(protocol)
+        .with_endpoint(endpoint)
+        .with_metric_export_interval(Duration::from_millis(200))
+        .with_shutdown_timeout(bound)
+        .build_providers()
+        .expect("pipeline");
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(providers.layers()));
+    let guard = tracing::dispatcher::with_default(&dispatch, || providers.start());
+    (dispatch, guard)
+}
+
+/// One synthesis of `voice` with an inference stage and a first-audio marker.
+fn synthesise(voice: &str, cached: bool) {
+    let span = tracing::info_span!(
+        "tts.synthesize",
+        tts.voice = voice,
+        tts.model = "kokoro",
+        tts.text.chars = 42_i64,
+        tts.audio.seconds = 2.0,
+        tts.cache.hit = cached,
+    );
+    span.in_scope(|| {
+        tracing::info_span!("tts.stage.inference")
+            .in_scope(|| std::thread::sleep(Duration::from_millis(2)));
+        tts_otel::first_audio();
+    });
+}
+
+fn received_everything(output: &str) -> bool {
+    let received = Received::parse(output);
+    received.spans_named(field::SYNTHESIS_SPAN).len() == 3
+        && received.latest(metric::CACHE_REQUESTS, &[]).is_some()
+}
+
+fn spans_and_metrics_arrive(protocol: Protocol) {
+    let collector = Collector::start();
+    let (dispatch, mut guard) = pipeline(&endpoint(&collector, protocol), protocol, BOUND);
+    tracing::dispatcher::with_default(&dispatch, || {
+        synthesise("en-us", false);
+        synthesise("en-us", false);
+        synthesise("en-us", true);
+    });
+    guard.shutdown().expect("shutdown within its bound");
+
+    let output = collector.wait_for(ARRIVAL, "3 spans and metrics", received_everything);
+    let received = Received::parse(&output);
+    check_spans(&received);
+    check_metrics(&received);
+}
+
+fn check_spans(received: &Received) {
+    let spans = received.spans_named(field::SYNTHESIS_SPAN);
+    for span in &spans {
+        assert_eq!(span.attrs.get(field::VOICE).map(String::as_str), Some("en-us"));
+        assert_eq!(span.attrs.get(field::MODEL).map(String::as_str), Some("kokoro"));
+        assert_eq!(span.attrs.get(field::TEXT_CHARS).map(String::as_str), Some("42"));
+        assert_eq!(span.attrs.get(field::AUDIO_SECONDS).map(String::as_str), Some("2"));
+        assert_eq!(span.resource.get("service.name").map(String::as_str), Some(SERVICE));
+    }
+    let hits = spans.iter().filter(|s| s.attrs.get(field::CACHE_HIT).is_some_and(|h| h == "true"));
+    assert_eq!(hits.count(), 1);
+    assert_eq!(received.spans_named("tts.stage.inference").len(), 3);
+}
+
+fn check_metrics(received: &Received) {
+    let voice = (attr::VOICE, "en-us");
+    let miss = (attr::CACHE_RESULT, attr::CACHE_MISS);
+    let hit = (attr::CACHE_RESULT, attr::CACHE_HIT);
+    let histogram = |name: &str, attrs: &[(&str, &str)], count: u64, unit: &str, bounds: &[f64]| {
+        let point = received
+            .latest(name, attrs)
+            .unwrap_or_else(|| panic!("no {name} {attrs:?} in {:#?}", received.points));
+        assert_eq!(point.data_type, "Histogram", "{name}");
+        assert_eq!(point.count, Some(count), "{name} {attrs:?}");
+        assert_eq!(point.unit, unit, "{name}");
+        assert_eq!(point.bounds, bounds, "{name}");
+        assert_eq!(point.buckets.iter().sum::<u64>(), count, "{name}");
+    };
+    let duration = buckets::DURATION_SECONDS;
+    histogram(metric::SYNTHESIS_DURATION, &[voice, miss], 2, unit::SECONDS, duration);
+    histogram(metric::SYNTHESIS_DURATION, &[voice, hit], 1, unit::SECONDS, duration);
+    histogram(metric::SYNTHESIS_RTF, &[voice, miss], 2, unit::RATIO, buckets::RTF);
+    let ttfa = buckets::TIME_TO_FIRST_AUDIO_SECONDS;
+    histogram(metric::TIME_TO_FIRST_AUDIO, &[voice], 3, unit::SECONDS, ttfa);
+    histogram(metric::AUDIO_DURATION, &[voice], 3, unit::SECONDS, buckets::AUDIO_SECONDS);
+    histogram(metric::TEXT_CHARS, &[voice], 3, unit::CHAR, buckets::TEXT_CHARS);
+    histogram(metric::STAGE_DURATION, &[(attr::STAGE, "inference")], 3, unit::SECONDS, duration);
+
+    let sum = |name: &str, attrs: &[(&str, &str)]| {
+        let point = received.latest(name, attrs).expect(name);
+        assert_eq!(point.data_type, "Sum", "{name}");
+        (point.value, point.unit.clone())
+    };
+    let requests = unit::REQUEST.to_owned();
+    assert_eq!(sum(metric::CACHE_REQUESTS, &[voice, miss]), (Some(2.0), requests.clone()));
+    assert_eq!(sum(metric::CACHE_REQUESTS, &[voice, hit]), (Some(1.0), requests));
+    let active = sum(metric::SYNTHESIS_ACTIVE, &[]);
+    assert_eq!(active, (Some(0.0), unit::SYNTHESIS.to_owned()));
+}
+
+#[test]
+fn spans_and_contract_metrics_arrive_over_grpc() {
+    spans_and_metrics_arrive(Protocol::Grpc);
+}
+
+#[test]
+fn spans_and_contract_metrics_arrive_over_http_protobuf() {
+    spans_and_metrics_arrive(Protocol::HttpProtobuf);
+}
+
+fn arrived_after(collector: &Collector, from: usize, voice: &str) -> Received {
+    let what = format!("a span and metrics of voice {voice}");
+    let output = collector.wait_for(ARRIVAL, &what, |out| {
+        let received = Received::parse(&out[from.min(out.len())..]);
+        let span = received.spans.iter().any(|s| s.attrs.get(field::VOICE).is_some_and(|v| v == voice));
+        span && received.latest(metric::SYNTHESIS_DURATION, &[(attr::VOICE, voice)]).is_some()
+    });
+    Received::parse(&output[from..])
+}
+
+fn the_service_survives_a_collector_restart(protocol: Protocol) {
+    let mut collector = Collector::start();
+    let (dispatch, mut guard) = pipeline(&endpoint(&collector, protocol), protocol, BOUND);
+    tracing::dispatcher::with_default(&dispatch, || synthesise("before", false));
+    let _ = guard.flush();
+    arrived_after(&collector, 0, "before");
+
+    collector.stop();
+    let started = Instant::now();
+    tracing::dispatcher::with_default(&dispatch, || synthesise("outage", false));
+    let _ = guard.flush();
+    assert!(started.elapsed() <= BOUND + SLACK, "flush blocked past its bound");
+
+    let restarted_at = collector.output().len();
+    collector.restart();
+    tracing::dispatcher::with_default(&dispatch, || synthesise("after", false));
+    let _ = guard.flush();
+    let received = arrived_after(&collector, restarted_at, "after");
+    let before = received.latest(metric::SYNTHESIS_DURATION, &[(attr::VOICE, "before")]);
+    assert_eq!(before.and_then(|p| p.count), Some(1), "cumulative state survived");
+    guard.shutdown().expect("shutdown within its bound");
+}
+
+#[test]
+fn data_sent_after_a_collector_restart_arrives_over_grpc() {
+    the_service_survives_a_collector_restart(Protocol::Grpc);
+}
+
+#[test]
+fn data_sent_after_a_collector_restart_arrives_over_http_protobuf() {
+    the_service_survives_a_collector_restart(Protocol::HttpProtobuf);
+}
+
+#[test]
+fn shutdown_returns_within_its_bound_when_no_collector_listens() {
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let endpoint = format!("http://127.0.0.1:{}", free_port());
+        let bound = Duration::from_secs(1);
+        let (dispatch, mut guard) = pipeline(&endpoint, protocol, bound);
+        tracing::dispatcher::with_default(&dispatch, || synthesise("nobody", false));
+
+        let started = Instant::now();
+        let _ = guard.shutdown();
+        let took = started.elapsed();
+        assert!(took <= bound + SLACK, "{protocol:?}: shutdown took {took:?}");
+        assert!(guard.shutdown().is_ok(), "a second shutdown does nothing");
+    }
+}
+
+#[tokio::test]
+async fn shutdown_from_a_current_thread_runtime_delivers_the_spans() {
+    let collector = Collector::start();
+    let (dispatch, mut guard) = pipeline(&collector.grpc_endpoint(), Protocol::Grpc, BOUND);
+    let _default = tracing::dispatcher::set_default(&dispatch);
+    for cached in [false, false, true] {
+        synthesise("en-us", cached);
+        tokio::task::yield_now().await;
+    }
+
+    let started = Instant::now();
+    guard.shutdown().expect("shutdown within its bound");
+    assert!(started.elapsed() <= BOUND + SLACK);
+    let output = collector.wait_for(ARRIVAL, "3 spans and metrics", received_everything);
+    check_spans(&Received::parse(&output));
+    drop(guard);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_guard_in_a_multi_thread_runtime_delivers_the_spans() {
+    let collector = Collector::start();
+    let protocol = Protocol::HttpProtobuf;
+    let (dispatch, guard) = pipeline(&collector.http_endpoint(), protocol, BOUND);
+    let _default = tracing::dispatcher::set_default(&dispatch);
+    for cached in [false, false, true] {
+        synthesise("en-us", cached);
+    }
+
+    drop(guard);
+    let output = collector.wait_for(ARRIVAL, "3 spans and metrics", received_everything);
+    check_metrics(&Received::parse(&output));
+}
