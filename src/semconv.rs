@@ -226,7 +226,7 @@ pub mod env {
     /// `otlp` (the default) or `none`.
     pub const METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
     /// `tracing` filter directives of the printed log, as `tracing_subscriber::EnvFilter`
-    /// reads them; `info` when unset.
+    /// reads them; [`LOG_FILTER`](super::defaults::LOG_FILTER) when unset.
     pub const LOG_FILTER: &str = "RUST_LOG";
 }
 
@@ -250,8 +250,9 @@ pub mod defaults {
     pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
     /// Time the start-up probe waits for the collector to accept a connection.
     pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
-    /// Filter directives of the printed log when none are given.
-    pub const LOG_FILTER: &str = "info";
+    /// Filter directives of the printed log when none are given: `info`, with the SDK's own
+    /// start-up chatter held back to warnings.
+    pub const LOG_FILTER: &str = "info,opentelemetry=warn";
     /// The `service.name` when none is configured, before `:` and the executable's name.
     pub const UNKNOWN_SERVICE: &str = "unknown_service";
 }

@@ -14,7 +14,7 @@
 //! # What it installs
 //!
 //! A global subscriber with three layers: a `fmt` layer printing what an `EnvFilter` allows
-//! (`RUST_LOG`, `info` by default); the [`SynthesisLayer`](crate::SynthesisLayer) measuring
+//! (`RUST_LOG`; by default `info`, with the SDK's own chatter held back to warnings); the [`SynthesisLayer`](crate::SynthesisLayer) measuring
 //! synthesis spans into the meter provider; and `tracing-opentelemetry`'s layer exporting spans
 //! at INFO and above as traces. The meter and tracer providers also become OpenTelemetry's global
 //! ones, and W3C trace context its propagator.
@@ -368,16 +368,18 @@ impl Pipeline {
     }
 }
 
-/// The printed log's filter: code, else `RUST_LOG`, else `info`.
+/// The printed log's filter: code, else `RUST_LOG`, else the default directives. Invalid
+/// directives from the environment are skipped, as `EnvFilter` does.
 fn log_filter(directives: Option<String>) -> Result<EnvFilter, Error> {
     let builder = EnvFilter::builder().with_default_directive(LevelFilter::INFO.into());
-    match directives {
-        Some(directives) => builder.parse(directives).map_err(|e| Error::Config {
+    if let Some(directives) = directives {
+        return builder.parse(directives).map_err(|e| Error::Config {
             setting: "with_log_filter",
             reason: e.to_string(),
-        }),
-        None => Ok(builder.with_env_var(env::LOG_FILTER).from_env_lossy()),
+        });
     }
+    let from_env = config::process_env(env::LOG_FILTER).filter(|v| !v.trim().is_empty());
+    Ok(builder.parse_lossy(from_env.as_deref().unwrap_or(defaults::LOG_FILTER)))
 }
 
 /// The pipeline's providers and layers, built but not installed.

@@ -173,7 +173,7 @@ fn agent_path() -> PathBuf {
     on_path.unwrap_or_else(|| panic!("{INSTALL_HINT}"))
 }
 
-fn strip_ansi(text: &str) -> String {
+pub fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
