@@ -27,14 +27,22 @@ fn endpoint(collector: &Collector, protocol: Protocol) -> String {
 
 /// A subscriber with the pipeline's layers, not installed globally, and its guard.
 fn pipeline(endpoint: &str, protocol: Protocol, bound: Duration) -> (Dispatch, TelemetryGuard) {
-    let providers = Pipeline::from_env()
+    pipeline_with(endpoint, protocol, bound, |p| p)
+}
+
+fn pipeline_with(
+    endpoint: &str,
+    protocol: Protocol,
+    bound: Duration,
+    configure: impl FnOnce(Pipeline) -> Pipeline,
+) -> (Dispatch, TelemetryGuard) {
+    let pipeline = Pipeline::from_env()
         .with_service_name(SERVICE)
         .with_protocol(protocol)
         .with_endpoint(endpoint)
         .with_metric_export_interval(Duration::from_millis(200))
-        .with_shutdown_timeout(bound)
-        .build_providers()
-        .expect("pipeline");
+        .with_shutdown_timeout(bound);
+    let providers = configure(pipeline).build_providers().expect("pipeline");
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(providers.layers()));
     let guard = tracing::dispatcher::with_default(&dispatch, || providers.start());
     (dispatch, guard)
@@ -127,6 +135,37 @@ fn check_metrics(received: &Received) {
     assert_eq!(sum(metric::CACHE_REQUESTS, &[voice, hit]), (Some(1.0), requests));
     let active = sum(metric::SYNTHESIS_ACTIVE, &[]);
     assert_eq!(active, (Some(0.0), unit::SYNTHESIS.to_owned()));
+}
+
+#[test]
+fn histogram_boundaries_set_in_code_reach_the_collector() {
+    let collector = Collector::start();
+    let bounds = vec![0.5, 1.0, 2.0];
+    let (dispatch, mut guard) = pipeline_with(
+        &collector.grpc_endpoint(),
+        Protocol::Grpc,
+        BOUND,
+        |p| p.with_histogram_boundaries(metric::SYNTHESIS_RTF, bounds.clone()),
+    );
+    tracing::dispatcher::with_default(&dispatch, || synthesise("en-us", false));
+    guard.shutdown().expect("shutdown within its bound");
+
+    let rtf_arrived = |out: &str| Received::parse(out).latest(metric::SYNTHESIS_RTF, &[]).is_some();
+    let output = collector.wait_for(ARRIVAL, "the RTF histogram", rtf_arrived);
+    let received = Received::parse(&output);
+    let rtf = received.latest(metric::SYNTHESIS_RTF, &[]).unwrap();
+    assert_eq!(rtf.bounds, bounds);
+    let duration = received.latest(metric::SYNTHESIS_DURATION, &[]).unwrap();
+    assert_eq!(duration.bounds, buckets::DURATION_SECONDS, "others keep the contract's");
+}
+
+#[test]
+fn boundaries_that_do_not_increase_are_refused() {
+    let built = Pipeline::from_env()
+        .without_export()
+        .with_histogram_boundaries(metric::SYNTHESIS_RTF, vec![1.0, 0.5])
+        .build_providers();
+    assert!(matches!(built, Err(tts_otel::pipeline::Error::Config { .. })), "{built:?}");
 }
 
 #[test]
