@@ -90,13 +90,30 @@ fn spans_and_metrics_arrive(protocol: Protocol) {
 fn check_spans(received: &Received) {
     let spans = received.spans_named(field::SYNTHESIS_SPAN);
     for span in &spans {
-        assert_eq!(span.attrs.get(field::VOICE).map(String::as_str), Some("en-us"));
-        assert_eq!(span.attrs.get(field::MODEL).map(String::as_str), Some("kokoro"));
-        assert_eq!(span.attrs.get(field::TEXT_CHARS).map(String::as_str), Some("42"));
-        assert_eq!(span.attrs.get(field::AUDIO_SECONDS).map(String::as_str), Some("2"));
-        assert_eq!(span.resource.get("service.name").map(String::as_str), Some(SERVICE));
+        assert_eq!(
+            span.attrs.get(field::VOICE).map(String::as_str),
+            Some("en-us")
+        );
+        assert_eq!(
+            span.attrs.get(field::MODEL).map(String::as_str),
+            Some("kokoro")
+        );
+        assert_eq!(
+            span.attrs.get(field::TEXT_CHARS).map(String::as_str),
+            Some("42")
+        );
+        assert_eq!(
+            span.attrs.get(field::AUDIO_SECONDS).map(String::as_str),
+            Some("2")
+        );
+        assert_eq!(
+            span.resource.get("service.name").map(String::as_str),
+            Some(SERVICE)
+        );
     }
-    let hits = spans.iter().filter(|s| s.attrs.get(field::CACHE_HIT).is_some_and(|h| h == "true"));
+    let hits = spans
+        .iter()
+        .filter(|s| s.attrs.get(field::CACHE_HIT).is_some_and(|h| h == "true"));
     assert_eq!(hits.count(), 1);
     assert_eq!(received.spans_named("tts.stage.inference").len(), 3);
 }
@@ -116,14 +133,56 @@ fn check_metrics(received: &Received) {
         assert_eq!(point.buckets.iter().sum::<u64>(), count, "{name}");
     };
     let duration = buckets::DURATION_SECONDS;
-    histogram(metric::SYNTHESIS_DURATION, &[voice, miss], 2, unit::SECONDS, duration);
-    histogram(metric::SYNTHESIS_DURATION, &[voice, hit], 1, unit::SECONDS, duration);
-    histogram(metric::SYNTHESIS_RTF, &[voice, miss], 2, unit::RATIO, buckets::RTF);
+    histogram(
+        metric::SYNTHESIS_DURATION,
+        &[voice, miss],
+        2,
+        unit::SECONDS,
+        duration,
+    );
+    histogram(
+        metric::SYNTHESIS_DURATION,
+        &[voice, hit],
+        1,
+        unit::SECONDS,
+        duration,
+    );
+    histogram(
+        metric::SYNTHESIS_RTF,
+        &[voice, miss],
+        2,
+        unit::RATIO,
+        buckets::RTF,
+    );
     let ttfa = buckets::TIME_TO_FIRST_AUDIO_SECONDS;
-    histogram(metric::TIME_TO_FIRST_AUDIO, &[voice], 3, unit::SECONDS, ttfa);
-    histogram(metric::AUDIO_DURATION, &[voice], 3, unit::SECONDS, buckets::AUDIO_SECONDS);
-    histogram(metric::TEXT_CHARS, &[voice], 3, unit::CHAR, buckets::TEXT_CHARS);
-    histogram(metric::STAGE_DURATION, &[(attr::STAGE, "inference")], 3, unit::SECONDS, duration);
+    histogram(
+        metric::TIME_TO_FIRST_AUDIO,
+        &[voice],
+        3,
+        unit::SECONDS,
+        ttfa,
+    );
+    histogram(
+        metric::AUDIO_DURATION,
+        &[voice],
+        3,
+        unit::SECONDS,
+        buckets::AUDIO_SECONDS,
+    );
+    histogram(
+        metric::TEXT_CHARS,
+        &[voice],
+        3,
+        unit::CHAR,
+        buckets::TEXT_CHARS,
+    );
+    histogram(
+        metric::STAGE_DURATION,
+        &[(attr::STAGE, "inference")],
+        3,
+        unit::SECONDS,
+        duration,
+    );
 
     let sum = |name: &str, attrs: &[(&str, &str)]| {
         let point = received.latest(name, attrs).expect(name);
@@ -131,8 +190,14 @@ fn check_metrics(received: &Received) {
         (point.value, point.unit.clone())
     };
     let requests = unit::REQUEST.to_owned();
-    assert_eq!(sum(metric::CACHE_REQUESTS, &[voice, miss]), (Some(2.0), requests.clone()));
-    assert_eq!(sum(metric::CACHE_REQUESTS, &[voice, hit]), (Some(1.0), requests));
+    assert_eq!(
+        sum(metric::CACHE_REQUESTS, &[voice, miss]),
+        (Some(2.0), requests.clone())
+    );
+    assert_eq!(
+        sum(metric::CACHE_REQUESTS, &[voice, hit]),
+        (Some(1.0), requests)
+    );
     let active = sum(metric::SYNTHESIS_ACTIVE, &[]);
     assert_eq!(active, (Some(0.0), unit::SYNTHESIS.to_owned()));
 }
@@ -141,22 +206,28 @@ fn check_metrics(received: &Received) {
 fn histogram_boundaries_set_in_code_reach_the_collector() {
     let collector = Collector::start();
     let bounds = vec![0.5, 1.0, 2.0];
-    let (dispatch, mut guard) = pipeline_with(
-        &collector.grpc_endpoint(),
-        Protocol::Grpc,
-        BOUND,
-        |p| p.with_histogram_boundaries(metric::SYNTHESIS_RTF, bounds.clone()),
-    );
+    let (dispatch, mut guard) =
+        pipeline_with(&collector.grpc_endpoint(), Protocol::Grpc, BOUND, |p| {
+            p.with_histogram_boundaries(metric::SYNTHESIS_RTF, bounds.clone())
+        });
     tracing::dispatcher::with_default(&dispatch, || synthesise("en-us", false));
     guard.shutdown().expect("shutdown within its bound");
 
-    let rtf_arrived = |out: &str| Received::parse(out).latest(metric::SYNTHESIS_RTF, &[]).is_some();
+    let rtf_arrived = |out: &str| {
+        Received::parse(out)
+            .latest(metric::SYNTHESIS_RTF, &[])
+            .is_some()
+    };
     let output = collector.wait_for(ARRIVAL, "the RTF histogram", rtf_arrived);
     let received = Received::parse(&output);
     let rtf = received.latest(metric::SYNTHESIS_RTF, &[]).unwrap();
     assert_eq!(rtf.bounds, bounds);
     let duration = received.latest(metric::SYNTHESIS_DURATION, &[]).unwrap();
-    assert_eq!(duration.bounds, buckets::DURATION_SECONDS, "others keep the contract's");
+    assert_eq!(
+        duration.bounds,
+        buckets::DURATION_SECONDS,
+        "others keep the contract's"
+    );
 }
 
 #[test]
@@ -165,7 +236,10 @@ fn boundaries_that_do_not_increase_are_refused() {
         .without_export()
         .with_histogram_boundaries(metric::SYNTHESIS_RTF, vec![1.0, 0.5])
         .build_providers();
-    assert!(matches!(built, Err(tts_otel::pipeline::Error::Config { .. })), "{built:?}");
+    assert!(
+        matches!(built, Err(tts_otel::pipeline::Error::Config { .. })),
+        "{built:?}"
+    );
 }
 
 #[test]
@@ -182,8 +256,13 @@ fn arrived_after(collector: &Collector, from: usize, voice: &str) -> Received {
     let what = format!("a span and metrics of voice {voice}");
     let output = collector.wait_for(ARRIVAL, &what, |out| {
         let received = Received::parse(&out[from.min(out.len())..]);
-        let span = received.spans.iter().any(|s| s.attrs.get(field::VOICE).is_some_and(|v| v == voice));
-        span && received.latest(metric::SYNTHESIS_DURATION, &[(attr::VOICE, voice)]).is_some()
+        let span = received
+            .spans
+            .iter()
+            .any(|s| s.attrs.get(field::VOICE).is_some_and(|v| v == voice));
+        span && received
+            .latest(metric::SYNTHESIS_DURATION, &[(attr::VOICE, voice)])
+            .is_some()
     });
     Received::parse(&output[from..])
 }
@@ -199,7 +278,10 @@ fn the_service_survives_a_collector_restart(protocol: Protocol) {
     let started = Instant::now();
     tracing::dispatcher::with_default(&dispatch, || synthesise("outage", false));
     let _ = guard.flush();
-    assert!(started.elapsed() <= BOUND + SLACK, "flush blocked past its bound");
+    assert!(
+        started.elapsed() <= BOUND + SLACK,
+        "flush blocked past its bound"
+    );
 
     let restarted_at = collector.output().len();
     collector.restart();
@@ -207,7 +289,11 @@ fn the_service_survives_a_collector_restart(protocol: Protocol) {
     let _ = guard.flush();
     let received = arrived_after(&collector, restarted_at, "after");
     let before = received.latest(metric::SYNTHESIS_DURATION, &[(attr::VOICE, "before")]);
-    assert_eq!(before.and_then(|p| p.count), Some(1), "cumulative state survived");
+    assert_eq!(
+        before.and_then(|p| p.count),
+        Some(1),
+        "cumulative state survived"
+    );
     guard.shutdown().expect("shutdown within its bound");
 }
 
@@ -232,7 +318,10 @@ fn shutdown_returns_within_its_bound_when_no_collector_listens() {
         let started = Instant::now();
         let _ = guard.shutdown();
         let took = started.elapsed();
-        assert!(took <= bound + SLACK, "{protocol:?}: shutdown took {took:?}");
+        assert!(
+            took <= bound + SLACK,
+            "{protocol:?}: shutdown took {took:?}"
+        );
         assert!(guard.shutdown().is_ok(), "a second shutdown does nothing");
     }
 }

@@ -37,19 +37,29 @@ fn serve(stream: TcpStream, seen: &Requests) {
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             return;
         }
-        let path = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+        let path = line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
         let mut headers = BTreeMap::new();
         loop {
             let mut header = String::new();
             reader.read_line(&mut header).expect("header");
-            let Some((name, value)) = header.trim_end().split_once(':') else { break };
+            let Some((name, value)) = header.trim_end().split_once(':') else {
+                break;
+            };
             headers.insert(name.to_ascii_lowercase(), value.trim().to_owned());
         }
-        let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+        let length: usize = headers
+            .get("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
         let mut body = vec![0; length];
         reader.read_exact(&mut body).expect("body");
         seen.lock().unwrap().push((path, headers));
-        let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+        let reply =
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
         writer.write_all(reply.as_bytes()).expect("reply");
     }
 }
@@ -69,20 +79,41 @@ fn standard_variables_configure_export_and_code_headers_win() {
         .expect("pipeline");
     let subscriber = tracing_subscriber::registry().with(providers.layers());
     let mut guard = tracing::subscriber::with_default(subscriber, || {
-        tracing::info_span!("tts.synthesize", tts.voice = "v", tts.audio.seconds = 1.0).in_scope(|| {});
+        tracing::info_span!("tts.synthesize", tts.voice = "v", tts.audio.seconds = 1.0)
+            .in_scope(|| {});
         providers.start()
     });
     guard.shutdown().expect("shutdown");
 
     let deadline = Instant::now() + Duration::from_secs(10);
-    let paths = || -> Vec<String> { requests.lock().unwrap().iter().map(|(p, _)| p.clone()).collect() };
-    while !(paths().contains(&"/v1/traces".to_owned()) && paths().contains(&"/v1/metrics".to_owned())) {
+    let paths = || -> Vec<String> {
+        requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(p, _)| p.clone())
+            .collect()
+    };
+    while !(paths().contains(&"/v1/traces".to_owned())
+        && paths().contains(&"/v1/metrics".to_owned()))
+    {
         assert!(Instant::now() < deadline, "requests: {:?}", paths());
         std::thread::sleep(Duration::from_millis(50));
     }
     for (path, headers) in requests.lock().unwrap().iter() {
-        assert_eq!(headers.get("x-from-env").map(String::as_str), Some("env value"), "{path}");
-        assert_eq!(headers.get("x-both").map(String::as_str), Some("code"), "{path}");
-        assert_eq!(headers.get("content-type").map(String::as_str), Some("application/x-protobuf"));
+        assert_eq!(
+            headers.get("x-from-env").map(String::as_str),
+            Some("env value"),
+            "{path}"
+        );
+        assert_eq!(
+            headers.get("x-both").map(String::as_str),
+            Some("code"),
+            "{path}"
+        );
+        assert_eq!(
+            headers.get("content-type").map(String::as_str),
+            Some("application/x-protobuf")
+        );
     }
 }

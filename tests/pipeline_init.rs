@@ -48,10 +48,19 @@ fn synthesise() {
 
 /// The `name="..."` of each SDK warning or error line.
 fn sdk_warnings(text: &str) -> Vec<String> {
-    let is_sdk = |l: &&str| (l.contains(" WARN ") || l.contains(" ERROR ")) && l.contains(" opentelemetry");
+    let is_sdk =
+        |l: &&str| (l.contains(" WARN ") || l.contains(" ERROR ")) && l.contains(" opentelemetry");
     text.lines()
         .filter(is_sdk)
-        .map(|l| l.split("name=").nth(1).unwrap_or(l).split(' ').next().unwrap_or("").to_owned())
+        .map(|l| {
+            l.split("name=")
+                .nth(1)
+                .unwrap_or(l)
+                .split(' ')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
         .collect()
 }
 
@@ -83,19 +92,34 @@ fn without_a_collector_the_service_runs_and_says_once_where_telemetry_would_go()
         eprintln!("{text}");
     }
 
-    let told: Vec<_> = text.lines().filter(|l| l.contains("no OpenTelemetry collector answered")).collect();
+    let told: Vec<_> = text
+        .lines()
+        .filter(|l| l.contains("no OpenTelemetry collector answered"))
+        .collect();
     assert_eq!(told.len(), 1, "one start-up line:\n{text}");
-    assert!(told[0].contains(" WARN ") && told[0].contains("tts_otel") && told[0].contains(&endpoint));
+    assert!(
+        told[0].contains(" WARN ") && told[0].contains("tts_otel") && told[0].contains(&endpoint)
+    );
 
-    let failed: Vec<_> = text.lines().filter(|l| l.contains("telemetry export failed")).collect();
+    let failed: Vec<_> = text
+        .lines()
+        .filter(|l| l.contains("telemetry export failed"))
+        .collect();
     assert!(failed.is_empty(), "the probe already said it:\n{text}");
     let sdk = sdk_warnings(&text);
     let mut distinct = sdk.clone();
     distinct.sort();
     distinct.dedup();
-    assert_eq!(sdk.len(), distinct.len(), "SDK warnings repeat: {sdk:?}\n{text}");
+    assert_eq!(
+        sdk.len(),
+        distinct.len(),
+        "SDK warnings repeat: {sdk:?}\n{text}"
+    );
     assert!(!text.contains(SECRET), "a header value was logged:\n{text}");
 
     let again = Pipeline::from_env().without_export().try_init();
-    assert!(matches!(again, Err(Error::SubscriberInstalled(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(Error::SubscriberInstalled(_))),
+        "{again:?}"
+    );
 }

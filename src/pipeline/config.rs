@@ -203,7 +203,12 @@ fn resolve_target(
     };
     let endpoint = code_endpoint
         .clone()
-        .or_else(|| options.endpoint.as_deref().map(|b| base(b, protocol, signal)))
+        .or_else(|| {
+            options
+                .endpoint
+                .as_deref()
+                .map(|b| base(b, protocol, signal))
+        })
         .or_else(|| env(endpoint_var))
         .or_else(|| env(env::OTLP_ENDPOINT).map(|b| base(&b, protocol, signal)))
         .unwrap_or_else(|| match protocol {
@@ -280,7 +285,9 @@ fn millis(var: &str, value: Option<String>, notes: &mut Vec<String>) -> Option<D
     match value.trim().parse::<u64>() {
         Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
         _ => {
-            notes.push(format!("{var}={value:?} is not a positive number of milliseconds; ignored"));
+            notes.push(format!(
+                "{var}={value:?} is not a positive number of milliseconds; ignored"
+            ));
             None
         }
     }
@@ -296,7 +303,9 @@ fn resolve_temporality(value: Option<String>, notes: &mut Vec<String>) -> Tempor
         "lowmemory" => Temporality::LowMemory,
         _ => {
             let var = env::OTLP_METRICS_TEMPORALITY;
-            notes.push(format!("{var}={value:?} is not supported; using cumulative"));
+            notes.push(format!(
+                "{var}={value:?} is not supported; using cumulative"
+            ));
             Temporality::Cumulative
         }
     }
@@ -309,7 +318,9 @@ fn resolve_sampler(name: Option<String>, arg: Option<String>, notes: &mut Vec<St
         Some(Ok(r)) if (0.0..=1.0).contains(&r) => r,
         _ => {
             let var = env::TRACES_SAMPLER_ARG;
-            notes.push(format!("{var}={arg:?} is not a ratio from 0 to 1; sampling all"));
+            notes.push(format!(
+                "{var}={arg:?} is not a ratio from 0 to 1; sampling all"
+            ));
             1.0
         }
     };
@@ -324,7 +335,9 @@ fn resolve_sampler(name: Option<String>, arg: Option<String>, notes: &mut Vec<St
         }
         _ => {
             let var = env::TRACES_SAMPLER;
-            notes.push(format!("{var}={name:?} is not supported; using parentbased_always_on"));
+            notes.push(format!(
+                "{var}={name:?} is not supported; using parentbased_always_on"
+            ));
             default()
         }
     }
@@ -341,7 +354,9 @@ fn resolve_resource(
         Some(Ok(attrs)) => attrs,
         Some(Err(entry)) => {
             let var = env::RESOURCE_ATTRIBUTES;
-            notes.push(format!("{var} has an invalid entry {entry:?}; all of it is ignored"));
+            notes.push(format!(
+                "{var} has an invalid entry {entry:?}; all of it is ignored"
+            ));
             Vec::new()
         }
         None => Vec::new(),

@@ -102,7 +102,10 @@ fn settings_in_code_win_over_variables() {
     assert_eq!(s.traces.as_ref().unwrap().timeout, Duration::from_secs(2));
     assert_eq!(s.interval, Duration::from_secs(5));
     assert_eq!(s.temporality, Temporality::Delta);
-    assert_eq!(resource_value(&s, resource::SERVICE_NAME).as_deref(), Some("code"));
+    assert_eq!(
+        resource_value(&s, resource::SERVICE_NAME).as_deref(),
+        Some("code")
+    );
 }
 
 #[test]
@@ -159,7 +162,11 @@ fn invalid_values_keep_the_default_and_leave_a_note() {
         env::TRACES_SAMPLER_ARG,
         env::TRACES_EXPORTER,
     ] {
-        assert!(s.notes.iter().any(|n| n.contains(var)), "{var}: {:?}", s.notes);
+        assert!(
+            s.notes.iter().any(|n| n.contains(var)),
+            "{var}: {:?}",
+            s.notes
+        );
     }
 }
 
@@ -183,14 +190,20 @@ fn disabling_the_sdk_or_an_exporter_leaves_no_target() {
 fn empty_variables_count_as_unset() {
     let vars = [(env::OTLP_ENDPOINT, ""), (env::OTLP_PROTOCOL, " ")];
     let s = resolve_with(&Options::default(), &vars);
-    assert_eq!(s.traces.unwrap().endpoint, "http://localhost:4318/v1/traces");
+    assert_eq!(
+        s.traces.unwrap().endpoint,
+        "http://localhost:4318/v1/traces"
+    );
     assert!(s.notes.is_empty());
 }
 
 #[test]
 fn a_grpc_endpoint_without_scheme_uses_tls_unless_insecure() {
     let grpc = (env::OTLP_PROTOCOL, "grpc");
-    let s = resolve_with(&Options::default(), &[grpc, (env::OTLP_ENDPOINT, "otel:4317")]);
+    let s = resolve_with(
+        &Options::default(),
+        &[grpc, (env::OTLP_ENDPOINT, "otel:4317")],
+    );
     assert_eq!(s.traces.unwrap().endpoint, "https://otel:4317");
 
     let insecure = (env::OTLP_INSECURE, "true");
@@ -209,8 +222,14 @@ fn resource_attributes_come_from_the_variables_with_service_name_winning() {
         (env::SERVICE_NAME, "named"),
     ];
     let s = resolve_with(&Options::default(), &vars);
-    assert_eq!(resource_value(&s, resource::SERVICE_NAME).as_deref(), Some("named"));
-    assert_eq!(resource_value(&s, "deployment.environment").as_deref(), Some("prod"));
+    assert_eq!(
+        resource_value(&s, resource::SERVICE_NAME).as_deref(),
+        Some("named")
+    );
+    assert_eq!(
+        resource_value(&s, "deployment.environment").as_deref(),
+        Some("prod")
+    );
     assert_eq!(resource_value(&s, "team").as_deref(), Some("a b,c"));
 
     let vars = [(env::RESOURCE_ATTRIBUTES, "service.name=attr")];
@@ -220,8 +239,14 @@ fn resource_attributes_come_from_the_variables_with_service_name_winning() {
         ..Options::default()
     };
     let s = resolve_with(&options, &vars);
-    assert_eq!(resource_value(&s, resource::SERVICE_NAME).as_deref(), Some("attr"));
-    assert_eq!(resource_value(&s, resource::SERVICE_VERSION).as_deref(), Some("1.2.3"));
+    assert_eq!(
+        resource_value(&s, resource::SERVICE_NAME).as_deref(),
+        Some("attr")
+    );
+    assert_eq!(
+        resource_value(&s, resource::SERVICE_VERSION).as_deref(),
+        Some("1.2.3")
+    );
     assert_eq!(resource_value(&s, "team").as_deref(), Some("code"));
 }
 
@@ -241,6 +266,9 @@ fn header_values_never_show_in_debug_output() {
         ..Options::default()
     };
     for shown in [format!("{headers:?}"), format!("{options:?}")] {
-        assert!(shown.contains("x-api-key") && !shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("x-api-key") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }

@@ -252,7 +252,8 @@ fn probe_one(target: &ProbeTarget) {
         );
         return;
     };
-    let newly = target.health.iter().fold(false, |n, h| h.mark_failing() || n);
+    // Every exporter of the address is marked, so no short-circuit here.
+    let newly = target.health.iter().filter(|h| h.mark_failing()).count() > 0;
     if !newly {
         return;
     }

@@ -191,7 +191,11 @@ fn http_client(target: &Target, headers: &Headers) -> Result<CodeHeaders, Error>
 /// Builds the blocking client on a thread of its own: building it inside an async runtime
 /// panics.
 fn blocking_client(timeout: Duration) -> Result<reqwest::blocking::Client, Error> {
-    let build = move || reqwest::blocking::Client::builder().timeout(timeout).build();
+    let build = move || {
+        reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .build()
+    };
     let built = std::thread::spawn(build).join();
     let failed = |reason: String| Error::Config {
         setting: "http client",

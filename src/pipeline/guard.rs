@@ -27,10 +27,10 @@ use crate::semconv::DIAGNOSTICS_TARGET;
 /// Keep it alive for as long as the service runs, typically as a binding in `main`:
 ///
 /// ```no_run
-/// fn main() {
-///     let _telemetry = tts_otel::pipeline::Pipeline::from_env().init();
-///     // ... serve ...
-/// } // traces and metrics recorded up to here are exported, within 5 seconds
+/// // At the top of `main`:
+/// let _telemetry = tts_otel::pipeline::Pipeline::from_env().init();
+/// // ... serve ...
+/// // When `main` returns, what was recorded is exported, within 5 seconds.
 /// ```
 #[must_use = "dropping the guard shuts telemetry down at once"]
 pub struct TelemetryGuard {

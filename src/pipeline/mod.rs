@@ -2,13 +2,12 @@
 //! views with the contract's bucket boundaries, the resource, and a guard that flushes at exit.
 //!
 //! ```no_run
-//! fn main() {
-//!     let _telemetry = tts_otel::pipeline::Pipeline::from_env()
-//!         .with_service_name("tts-server")
-//!         .with_service_version(env!("CARGO_PKG_VERSION"))
-//!         .init();
-//!     // ... serve; #[tracing::instrument(name = "tts.synthesize", ...)] on synthesis ...
-//! }
+//! // At the top of `main`; telemetry is flushed when `_telemetry` drops at the end of it.
+//! let _telemetry = tts_otel::pipeline::Pipeline::from_env()
+//!     .with_service_name("tts-server")
+//!     .with_service_version(env!("CARGO_PKG_VERSION"))
+//!     .init();
+//! // ... serve; #[tracing::instrument(name = "tts.synthesize", ...)] on synthesis ...
 //! ```
 //!
 //! # What it installs
@@ -434,11 +433,15 @@ impl Providers {
     where
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
-        let synthesis = self.synthesis.clone().with_filter(filter_fn(may_become_telemetry));
+        let synthesis = self
+            .synthesis
+            .clone()
+            .with_filter(filter_fn(may_become_telemetry));
         let level = self.trace_level;
         let traces = self.tracer.as_ref().map(|provider| {
             let tracer = provider.tracer(SCOPE_NAME);
-            let keep = move |m: &tracing::Metadata<'_>| may_become_telemetry(m) && level >= *m.level();
+            let keep =
+                move |m: &tracing::Metadata<'_>| may_become_telemetry(m) && level >= *m.level();
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
                 .with_filter(filter_fn(keep))

@@ -30,7 +30,10 @@ impl Default for Boundaries {
             (metric::SYNTHESIS_DURATION, buckets::DURATION_SECONDS),
             (metric::STAGE_DURATION, buckets::DURATION_SECONDS),
             (metric::SYNTHESIS_RTF, buckets::RTF),
-            (metric::TIME_TO_FIRST_AUDIO, buckets::TIME_TO_FIRST_AUDIO_SECONDS),
+            (
+                metric::TIME_TO_FIRST_AUDIO,
+                buckets::TIME_TO_FIRST_AUDIO_SECONDS,
+            ),
             (metric::AUDIO_DURATION, buckets::AUDIO_SECONDS),
             (metric::TEXT_CHARS, buckets::TEXT_CHARS),
         ];
@@ -86,9 +89,10 @@ pub(crate) fn build(
     faults: &Arc<FaultState>,
 ) -> Result<Built, Error> {
     let targets = [&settings.traces, &settings.metrics];
-    let grpc = targets
-        .iter()
-        .any(|t| t.as_ref().is_some_and(|t| t.protocol == super::Protocol::Grpc));
+    let grpc = targets.iter().any(|t| {
+        t.as_ref()
+            .is_some_and(|t| t.protocol == super::Protocol::Grpc)
+    });
     let runtime = grpc.then(exporters::grpc_runtime).transpose()?;
     let resource = resource(settings);
     let mut probe = Vec::new();
@@ -151,7 +155,9 @@ fn watch(target: &Target, faults: &Arc<FaultState>, probe: &mut Vec<ProbeTarget>
 
 /// The `host:port` part of an endpoint.
 fn authority(endpoint: &str) -> &str {
-    let rest = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
+    let rest = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
     rest.split('/').next().unwrap_or(rest)
 }
 

@@ -77,8 +77,14 @@ impl Collector {
         let err = out.try_clone().expect("collector log");
         let child = Command::new(&agent)
             .arg("start")
-            .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{}", self.grpc_port)])
-            .args(["--otlp-http-endpoint", &format!("127.0.0.1:{}", self.http_port)])
+            .args([
+                "--otlp-grpc-endpoint",
+                &format!("127.0.0.1:{}", self.grpc_port),
+            ])
+            .args([
+                "--otlp-http-endpoint",
+                &format!("127.0.0.1:{}", self.http_port),
+            ])
             .args(["--exporter", "blackhole"])
             .args(["--debug-log", "traces", "--debug-log", "metrics"])
             .args(["--debug-log-verbosity", "detailed"])

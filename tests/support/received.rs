@@ -159,7 +159,10 @@ impl Point {
                 self.bounds.push(v);
             }
         } else if let Some(rest) = line.strip_prefix("Buckets #") {
-            if let Some(v) = rest.split_once("Count: ").and_then(|(_, v)| v.trim().parse().ok()) {
+            if let Some(v) = rest
+                .split_once("Count: ")
+                .and_then(|(_, v)| v.trim().parse().ok())
+            {
                 self.buckets.push(v);
             }
         }
