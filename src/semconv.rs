@@ -5,8 +5,10 @@
 //!
 //! Metric names follow the OpenTelemetry naming rules and carry UCUM units. A Prometheus
 //! backend translates them: dots become underscores, the unit becomes a suffix (`_seconds`,
-//! `_ratio` for unit `1`) and counters gain `_total`, so `tts.synthesis.rtf` is queried as
-//! `tts_synthesis_rtf_ratio_bucket`.
+//! `_bytes`; annotations such as `{request}` are dropped), counters gain `_total`, and only
+//! gauges of unit `1` gain `_ratio`. So `tts.synthesis.duration` is queried as
+//! `tts_synthesis_duration_seconds_bucket`, the RTF histogram as `tts_synthesis_rtf_bucket`, and
+//! `system.cpu.utilization` as `system_cpu_utilization_ratio`.
 
 /// Span names and span or event fields that user code writes.
 pub mod field {
@@ -263,4 +265,6 @@ pub mod resource {
     pub const SERVICE_NAME: &str = "service.name";
     /// Version of the service.
     pub const SERVICE_VERSION: &str = "service.version";
+    /// Unique id of one running instance; Prometheus reports it as the `instance` label.
+    pub const SERVICE_INSTANCE_ID: &str = "service.instance.id";
 }

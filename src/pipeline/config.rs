@@ -12,7 +12,8 @@ use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::Sampler;
 
-use crate::semconv::{defaults, env, resource};
+use super::resource::resolve_resource;
+use crate::semconv::{defaults, env};
 
 /// Looks up an environment variable; `None` when unset.
 pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -341,94 +342,6 @@ fn resolve_sampler(name: Option<String>, arg: Option<String>, notes: &mut Vec<St
             default()
         }
     }
-}
-
-/// Resource attributes: `OTEL_RESOURCE_ATTRIBUTES`, then `OTEL_SERVICE_NAME`, then code, each
-/// overriding the keys of the one before.
-fn resolve_resource(
-    options: &Options,
-    env: &dyn Fn(&str) -> Option<String>,
-    notes: &mut Vec<String>,
-) -> Vec<KeyValue> {
-    let mut attrs = match env(env::RESOURCE_ATTRIBUTES).map(|v| parse_attributes(&v)) {
-        Some(Ok(attrs)) => attrs,
-        Some(Err(entry)) => {
-            let var = env::RESOURCE_ATTRIBUTES;
-            notes.push(format!(
-                "{var} has an invalid entry {entry:?}; all of it is ignored"
-            ));
-            Vec::new()
-        }
-        None => Vec::new(),
-    };
-    let service_name = options
-        .service_name
-        .clone()
-        .or_else(|| env(env::SERVICE_NAME))
-        .or_else(|| value_of(&attrs, resource::SERVICE_NAME))
-        .unwrap_or_else(unknown_service);
-    let mut set = |key: &'static str, value: String| {
-        attrs.retain(|kv| kv.key.as_str() != key);
-        attrs.push(KeyValue::new(key, value));
-    };
-    set(resource::SERVICE_NAME, service_name);
-    if let Some(version) = options.service_version.clone() {
-        set(resource::SERVICE_VERSION, version);
-    }
-    for kv in &options.attributes {
-        attrs.retain(|old| old.key != kv.key);
-        attrs.push(kv.clone());
-    }
-    attrs
-}
-
-fn value_of(attrs: &[KeyValue], key: &str) -> Option<String> {
-    attrs
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.to_string())
-}
-
-/// `unknown_service:` and the executable's name, as the specification prescribes.
-fn unknown_service() -> String {
-    let exe = std::env::current_exe().ok();
-    let name = exe.as_deref().and_then(|p| p.file_stem()?.to_str());
-    match name {
-        Some(name) => format!("{}:{name}", defaults::UNKNOWN_SERVICE),
-        None => defaults::UNKNOWN_SERVICE.to_owned(),
-    }
-}
-
-/// Parses `key=value,key=value` with percent-encoded values; on error, the invalid entry.
-fn parse_attributes(value: &str) -> Result<Vec<KeyValue>, String> {
-    let entries = value.split(',').map(str::trim).filter(|e| !e.is_empty());
-    entries
-        .map(|entry| {
-            let (key, value) = entry.split_once('=').ok_or_else(|| entry.to_owned())?;
-            let (key, value) = (key.trim(), percent_decode(value.trim()));
-            match value {
-                Some(value) if !key.is_empty() => Ok(KeyValue::new(key.to_owned(), value)),
-                _ => Err(entry.to_owned()),
-            }
-        })
-        .collect()
-}
-
-fn percent_decode(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::pipeline::resource::value_of;
+use crate::semconv::resource;
 
 fn resolve_with(options: &Options, vars: &[(&str, &str)]) -> Settings {
     let vars: HashMap<String, String> = vars
@@ -37,6 +39,8 @@ fn defaults_follow_the_specification() {
     assert!(resource_value(&s, resource::SERVICE_NAME)
         .unwrap()
         .starts_with("unknown_service"));
+    let instance = resource_value(&s, resource::SERVICE_INSTANCE_ID).unwrap();
+    assert_eq!((instance.len(), &instance[14..15]), (36, "4"), "{instance}");
 }
 
 #[test]

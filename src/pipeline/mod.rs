@@ -47,33 +47,32 @@ mod error;
 mod exporters;
 mod guard;
 mod providers;
+mod resource;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::metrics::{Instrument, SdkMeterProvider, Stream, Temporality};
+use opentelemetry_sdk::metrics::{Instrument, Stream, Temporality};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::Sampler;
 use tracing::level_filters::LevelFilter;
-use tracing::Subscriber;
-use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt as _};
+use tracing_subscriber::filter::{EnvFilter, FilterExt as _};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
-use tracing_subscriber::layer::{Filter, SubscriberExt as _};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::Layer;
 
 pub use self::config::Protocol;
 pub use self::error::Error;
 pub use self::guard::TelemetryGuard;
+pub use self::providers::Providers;
 
 use self::config::Options;
-use self::diagnostics::{may_become_telemetry, FaultState, ProbeTarget, SdkEventGate};
+use self::diagnostics::FaultState;
 use self::providers::{Boundaries, View};
-use crate::semconv::{defaults, env, DIAGNOSTICS_TARGET, SCOPE_NAME};
+use crate::semconv::{defaults, env, SCOPE_NAME};
 use crate::{SynthesisLayer, SynthesisSink};
 
 /// Builds and starts the telemetry pipeline; see the [module docs](self).
@@ -379,100 +378,4 @@ fn log_filter(directives: Option<String>) -> Result<EnvFilter, Error> {
     }
     let from_env = config::process_env(env::LOG_FILTER).filter(|v| !v.trim().is_empty());
     Ok(builder.parse_lossy(from_env.as_deref().unwrap_or(defaults::LOG_FILTER)))
-}
-
-/// The pipeline's providers and layers, built but not installed.
-///
-/// ```no_run
-/// use tracing_subscriber::prelude::*;
-///
-/// let providers = tts_otel::pipeline::Pipeline::from_env().build_providers()?;
-/// tracing_subscriber::registry()
-///     .with(tracing_subscriber::fmt::layer().with_filter(providers.sdk_event_filter()))
-///     .with(providers.layers())
-///     .init();
-/// let _guard = providers.start();
-/// # Ok::<(), tts_otel::pipeline::Error>(())
-/// ```
-pub struct Providers {
-    meter: SdkMeterProvider,
-    tracer: Option<SdkTracerProvider>,
-    synthesis: SynthesisLayer,
-    trace_level: LevelFilter,
-    faults: Arc<FaultState>,
-    probe: Vec<ProbeTarget>,
-    notes: Vec<String>,
-    disabled: bool,
-    guard: TelemetryGuard,
-}
-
-impl fmt::Debug for Providers {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Providers")
-            .field("traces", &self.tracer.is_some())
-            .field("probe", &self.probe)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Providers {
-    /// The meter provider, with the contract's views and the metrics exporter.
-    pub fn meter_provider(&self) -> &SdkMeterProvider {
-        &self.meter
-    }
-
-    /// The tracer provider; `None` when traces are not exported.
-    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
-        self.tracer.as_ref()
-    }
-
-    /// The synthesis layer and, when traces are exported, `tracing-opentelemetry`'s layer, each
-    /// filtered so that nothing from the SDK, the exporters or their transports becomes
-    /// telemetry.
-    pub fn layers<S>(&self) -> Box<dyn Layer<S> + Send + Sync + 'static>
-    where
-        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
-    {
-        let synthesis = self
-            .synthesis
-            .clone()
-            .with_filter(filter_fn(may_become_telemetry));
-        let level = self.trace_level;
-        let traces = self.tracer.as_ref().map(|provider| {
-            let tracer = provider.tracer(SCOPE_NAME);
-            let keep =
-                move |m: &tracing::Metadata<'_>| may_become_telemetry(m) && level >= *m.level();
-            tracing_opentelemetry::layer()
-                .with_tracer(tracer)
-                .with_filter(filter_fn(keep))
-        });
-        Box::new(synthesis.and_then(traces))
-    }
-
-    /// A filter for a printing layer that lets the SDK's and exporters' warnings through at most
-    /// once per callsite and export fault.
-    pub fn sdk_event_filter<S>(&self) -> impl Filter<S> + Send + Sync + 'static {
-        SdkEventGate::new(&self.faults)
-    }
-
-    /// Logs settings that could not be used, starts the collector probe, and hands over the
-    /// guard. Call it once the subscriber is installed, so these lines reach it.
-    pub fn start(self) -> TelemetryGuard {
-        for note in &self.notes {
-            tracing::warn!(target: DIAGNOSTICS_TARGET, "{note}");
-        }
-        if self.disabled {
-            tracing::debug!(target: DIAGNOSTICS_TARGET, "OpenTelemetry SDK disabled");
-        }
-        for target in &self.probe {
-            tracing::debug!(
-                target: DIAGNOSTICS_TARGET,
-                endpoint = %target.endpoint,
-                protocol = target.protocol,
-                "exporting telemetry"
-            );
-        }
-        diagnostics::probe(self.probe);
-        self.guard
-    }
 }

@@ -1,9 +1,12 @@
 //! The meter and tracer providers: resource, views with the contract's bucket boundaries,
-//! readers and span processors over the watched OTLP exporters.
+//! readers and span processors over the watched OTLP exporters; and [`Providers`], which hands
+//! them out with their layers.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::{
     Aggregation, Instrument, InstrumentKind, PeriodicReader, SdkMeterProvider, Stream,
 };
@@ -11,11 +14,19 @@ use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use tokio::runtime::Runtime;
+use tracing::level_filters::LevelFilter;
+use tracing::Subscriber;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::Filter;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
 
 use super::config::{Settings, Target};
-use super::diagnostics::{FaultState, Health, ProbeTarget, Watched};
-use super::{exporters, Error};
-use crate::semconv::{buckets, metric};
+use super::diagnostics::{self, may_become_telemetry, FaultState, Health, ProbeTarget};
+use super::diagnostics::{SdkEventGate, Watched};
+use super::{exporters, Error, TelemetryGuard};
+use crate::semconv::{buckets, metric, DIAGNOSTICS_TARGET, SCOPE_NAME};
+use crate::SynthesisLayer;
 
 /// A view: the stream an instrument should produce, or `None` to leave it alone.
 pub(crate) type View = Arc<dyn Fn(&Instrument) -> Option<Stream> + Send + Sync>;
@@ -166,4 +177,100 @@ fn resource(settings: &Settings) -> Resource {
         .with_detector(Box::new(TelemetryResourceDetector))
         .with_attributes(settings.resource.iter().cloned())
         .build()
+}
+
+/// The pipeline's providers and layers, built but not installed.
+///
+/// ```no_run
+/// use tracing_subscriber::prelude::*;
+///
+/// let providers = tts_otel::pipeline::Pipeline::from_env().build_providers()?;
+/// tracing_subscriber::registry()
+///     .with(tracing_subscriber::fmt::layer().with_filter(providers.sdk_event_filter()))
+///     .with(providers.layers())
+///     .init();
+/// let _guard = providers.start();
+/// # Ok::<(), tts_otel::pipeline::Error>(())
+/// ```
+pub struct Providers {
+    pub(crate) meter: SdkMeterProvider,
+    pub(crate) tracer: Option<SdkTracerProvider>,
+    pub(crate) synthesis: SynthesisLayer,
+    pub(crate) trace_level: LevelFilter,
+    pub(crate) faults: Arc<FaultState>,
+    pub(crate) probe: Vec<ProbeTarget>,
+    pub(crate) notes: Vec<String>,
+    pub(crate) disabled: bool,
+    pub(crate) guard: TelemetryGuard,
+}
+
+impl fmt::Debug for Providers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Providers")
+            .field("traces", &self.tracer.is_some())
+            .field("probe", &self.probe)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Providers {
+    /// The meter provider, with the contract's views and the metrics exporter.
+    pub fn meter_provider(&self) -> &SdkMeterProvider {
+        &self.meter
+    }
+
+    /// The tracer provider; `None` when traces are not exported.
+    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.tracer.as_ref()
+    }
+
+    /// The synthesis layer and, when traces are exported, `tracing-opentelemetry`'s layer, each
+    /// filtered so that nothing from the SDK, the exporters or their transports becomes
+    /// telemetry.
+    pub fn layers<S>(&self) -> Box<dyn Layer<S> + Send + Sync + 'static>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        let synthesis = self
+            .synthesis
+            .clone()
+            .with_filter(filter_fn(may_become_telemetry));
+        let level = self.trace_level;
+        let traces = self.tracer.as_ref().map(|provider| {
+            let tracer = provider.tracer(SCOPE_NAME);
+            let keep =
+                move |m: &tracing::Metadata<'_>| may_become_telemetry(m) && level >= *m.level();
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(filter_fn(keep))
+        });
+        Box::new(synthesis.and_then(traces))
+    }
+
+    /// A filter for a printing layer that lets the SDK's and exporters' warnings through at most
+    /// once per callsite and export fault.
+    pub fn sdk_event_filter<S>(&self) -> impl Filter<S> + Send + Sync + 'static {
+        SdkEventGate::new(&self.faults)
+    }
+
+    /// Logs settings that could not be used, starts the collector probe, and hands over the
+    /// guard. Call it once the subscriber is installed, so these lines reach it.
+    pub fn start(self) -> TelemetryGuard {
+        for note in &self.notes {
+            tracing::warn!(target: DIAGNOSTICS_TARGET, "{note}");
+        }
+        if self.disabled {
+            tracing::debug!(target: DIAGNOSTICS_TARGET, "OpenTelemetry SDK disabled");
+        }
+        for target in &self.probe {
+            tracing::debug!(
+                target: DIAGNOSTICS_TARGET,
+                endpoint = %target.endpoint,
+                protocol = target.protocol,
+                "exporting telemetry"
+            );
+        }
+        diagnostics::probe(self.probe);
+        self.guard
+    }
 }
