@@ -309,8 +309,9 @@ fn data_sent_after_a_collector_restart_arrives_over_http_protobuf() {
 
 #[test]
 fn shutdown_returns_within_its_bound_when_no_collector_listens() {
-    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
-        let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let cases = [Protocol::Grpc, Protocol::HttpProtobuf].map(|p| [(p, "http"), (p, "https")]);
+    for (protocol, scheme) in cases.into_iter().flatten() {
+        let endpoint = format!("{scheme}://127.0.0.1:{}", free_port());
         let bound = Duration::from_secs(1);
         let (dispatch, mut guard) = pipeline(&endpoint, protocol, bound);
         tracing::dispatcher::with_default(&dispatch, || synthesise("nobody", false));

@@ -8,6 +8,10 @@
 //! their shutdown never waits on a runtime the caller is blocking. HTTP exporters use the
 //! blocking `reqwest` client, which keeps its own thread and needs no reactor.
 //!
+//! `https` endpoints get TLS with the system's trust roots: tonic's rustls over gRPC, and over
+//! HTTP a rustls configuration built here with the ring provider, so the process-wide crypto
+//! provider is left alone.
+//!
 //! The exporters read `OTEL_EXPORTER_OTLP_*HEADERS` themselves and let them override headers
 //! given to the builder; so headers set in code are applied last, by a gRPC interceptor or by a
 //! thin wrapper of the HTTP client, and win as every other setting in code does.
@@ -160,19 +164,6 @@ fn invalid_header(name: &str) -> Error {
 
 /// The blocking HTTP client, wrapped to set the headers given in code.
 fn http_client(target: &Target, headers: &Headers) -> Result<CodeHeaders, Error> {
-    // TODO: https endpoints over HTTP/protobuf need a TLS backend in `reqwest`, which this
-    // crate does not enable yet (its default one brings aws-lc, a heavy C build); such an
-    // endpoint is refused here, and gRPC, which has TLS, is the way to a remote collector.
-    if is_https(&target.endpoint) {
-        return Err(Error::Config {
-            setting: "endpoint",
-            reason: format!(
-                "{} uses https, which the http/protobuf exporter of this build cannot; use \
-                 grpc (OTEL_EXPORTER_OTLP_PROTOCOL=grpc) for TLS",
-                target.endpoint
-            ),
-        });
-    }
     let parsed = headers.0.iter().map(|(name, value)| {
         let key = http::HeaderName::from_str(name);
         let value = http::HeaderValue::from_str(value).map(|mut v| {
@@ -183,17 +174,44 @@ fn http_client(target: &Target, headers: &Headers) -> Result<CodeHeaders, Error>
     });
     let headers = parsed.collect::<Result<Vec<_>, _>>()?;
     Ok(CodeHeaders {
-        inner: blocking_client(target.timeout)?,
+        inner: blocking_client(target.timeout, tls_config()?)?,
         headers,
     })
 }
 
+/// TLS for `https` endpoints: rustls with the ring provider and the platform's verifier, given
+/// to the client ready-made so that the process-wide crypto provider is neither needed nor set.
+// TODO: a private CA or client certificates (`OTEL_EXPORTER_OTLP_CERTIFICATE`,
+// `OTEL_EXPORTER_OTLP_CLIENT_KEY`, `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`) are not read yet, on
+// either transport; only collectors with publicly trusted certificates can be reached over TLS,
+// and no test runs a TLS handshake, since no test collector here serves TLS.
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    use rustls_platform_verifier::BuilderVerifierExt as _;
+
+    let failed = |e: rustls::Error| Error::Config {
+        setting: "tls",
+        reason: e.to_string(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(failed)?
+        .with_platform_verifier()
+        .map_err(failed)?
+        .with_no_client_auth();
+    Ok(config)
+}
+
 /// Builds the blocking client on a thread of its own: building it inside an async runtime
 /// panics.
-fn blocking_client(timeout: Duration) -> Result<reqwest::blocking::Client, Error> {
+fn blocking_client(
+    timeout: Duration,
+    tls: rustls::ClientConfig,
+) -> Result<reqwest::blocking::Client, Error> {
     let build = move || {
         reqwest::blocking::Client::builder()
             .timeout(timeout)
+            .tls_backend_preconfigured(tls)
             .build()
     };
     let built = std::thread::spawn(build).join();
