@@ -359,3 +359,99 @@ async fn dropping_the_guard_in_a_multi_thread_runtime_delivers_the_spans() {
     let output = collector.wait_for(ARRIVAL, "3 spans and metrics", received_everything);
     check_metrics(&Received::parse(&output));
 }
+
+/// A TLS server with a self-signed certificate, stopped by its pid on drop.
+struct SelfSignedTls {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl SelfSignedTls {
+    fn start() -> SelfSignedTls {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+        let openssl = |args: &[&str]| std::process::Command::new("openssl").args(args).output();
+        let made = openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ]);
+        let made = made.expect("openssl is missing: install the Debian package `openssl`");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
+            .args([
+                "-cert",
+                cert.to_str().unwrap(),
+                "-key",
+                key.to_str().unwrap(),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("openssl s_server");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "openssl s_server did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SelfSignedTls { child, port, dir }
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for SelfSignedTls {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn https_endpoints_are_reached_over_tls_and_verified() {
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let server = SelfSignedTls::start();
+        let endpoint = format!("https://127.0.0.1:{}", server.port);
+        let (dispatch, guard) = pipeline(&endpoint, protocol, BOUND);
+        tracing::dispatcher::with_default(&dispatch, || synthesise("tls", false));
+
+        assert!(
+            guard.flush().is_err(),
+            "{protocol:?}: a self-signed certificate was trusted"
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // The client completed a TLS hello, then refused the certificate (alert 46).
+        while !server.output().contains("certificate unknown") {
+            let said = server.output();
+            assert!(
+                Instant::now() < deadline,
+                "{protocol:?}: no TLS handshake:\n{said}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

@@ -183,8 +183,9 @@ fn http_client(target: &Target, headers: &Headers) -> Result<CodeHeaders, Error>
 /// to the client ready-made so that the process-wide crypto provider is neither needed nor set.
 // TODO: a private CA or client certificates (`OTEL_EXPORTER_OTLP_CERTIFICATE`,
 // `OTEL_EXPORTER_OTLP_CLIENT_KEY`, `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`) are not read yet, on
-// either transport; only collectors with publicly trusted certificates can be reached over TLS,
-// and no test runs a TLS handshake, since no test collector here serves TLS.
+// either transport; only collectors with publicly trusted certificates can be reached over TLS.
+// The tests show the handshake and the refusal of an untrusted certificate, never a TLS export
+// that succeeds, since that needs such a certificate option.
 fn tls_config() -> Result<rustls::ClientConfig, Error> {
     use rustls_platform_verifier::BuilderVerifierExt as _;
 
