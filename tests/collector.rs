@@ -1,5 +1,6 @@
 //! The pipeline against a real OTLP collector (`rotel`), over gRPC and HTTP/protobuf: what the
 //! collector printed is read back and checked against the telemetry contract.
+#![cfg(feature = "otlp")]
 
 mod support;
 
@@ -116,6 +117,15 @@ fn check_spans(received: &Received) {
         .filter(|s| s.attrs.get(field::CACHE_HIT).is_some_and(|h| h == "true"));
     assert_eq!(hits.count(), 1);
     assert_eq!(received.spans_named("tts.stage.inference").len(), 3);
+    let foreign: Vec<_> = received
+        .spans
+        .iter()
+        .filter(|s| !s.name.starts_with("tts."))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "the export machinery was traced: {foreign:#?}"
+    );
 }
 
 fn check_metrics(received: &Received) {

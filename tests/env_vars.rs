@@ -1,5 +1,6 @@
 //! The standard variables, set in the process environment, against a capturing OTLP/HTTP
 //! endpoint. One test per process, since it changes the environment.
+#![cfg(feature = "otlp")]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,5 +1,6 @@
 //! The one-call set-up, installed globally: one test per process, since a global subscriber can
 //! be installed only once.
+#![cfg(feature = "otlp")]
 
 mod support;
 

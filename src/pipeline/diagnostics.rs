@@ -36,7 +36,7 @@ use tracing::{Level, Metadata};
 use tracing_subscriber::layer::{Context as LayerContext, Filter};
 
 use super::config::Target;
-use crate::semconv::{defaults, DIAGNOSTICS_TARGET, EXPORT_TARGET_PREFIXES};
+use crate::semconv::{defaults, field, DIAGNOSTICS_TARGET, EXPORT_TARGET_PREFIXES};
 
 /// Whether `target` belongs to the SDK, an exporter or their transports.
 pub(crate) fn is_export_target(target: &str) -> bool {
@@ -183,7 +183,7 @@ impl<E: PushMetricExporter> PushMetricExporter for Watched<E> {
 }
 
 /// Lets each warning or error of the export machinery through once per callsite and fault
-/// state; everything else passes.
+/// state, and holds back the first-audio markers; everything else passes.
 #[derive(Debug)]
 pub(crate) struct SdkEventGate {
     faults: Arc<FaultState>,
@@ -199,8 +199,19 @@ impl SdkEventGate {
     }
 }
 
+/// Whether an event is the crate's first-audio marker, which marks a moment for the synthesis
+/// layer and is no log line.
+fn is_marker(meta: &Metadata<'_>) -> bool {
+    meta.is_event()
+        && meta.target() == DIAGNOSTICS_TARGET
+        && meta.fields().field(field::FIRST_AUDIO).is_some()
+}
+
 impl<S> Filter<S> for SdkEventGate {
     fn enabled(&self, meta: &Metadata<'_>, _: &LayerContext<'_, S>) -> bool {
+        if is_marker(meta) {
+            return false;
+        }
         if !is_export_target(meta.target()) {
             return true;
         }
@@ -216,7 +227,9 @@ impl<S> Filter<S> for SdkEventGate {
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
-        if is_export_target(meta.target()) {
+        if is_marker(meta) {
+            Interest::never()
+        } else if is_export_target(meta.target()) {
             Interest::sometimes()
         } else {
             Interest::always()

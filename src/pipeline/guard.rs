@@ -137,9 +137,17 @@ impl TelemetryGuard {
 }
 
 impl Drop for TelemetryGuard {
+    /// Shuts down. A bound that passed is worth a warning; a failed final export was already
+    /// reported by the exporter's health, so it is only a debug line here.
     fn drop(&mut self) {
-        if let Err(error) = self.shutdown() {
-            tracing::warn!(target: DIAGNOSTICS_TARGET, %error, "telemetry shutdown incomplete");
+        match self.shutdown() {
+            Ok(()) => {}
+            Err(error @ Error::Timeout { .. }) => {
+                tracing::warn!(target: DIAGNOSTICS_TARGET, %error, "telemetry shutdown incomplete");
+            }
+            Err(error) => {
+                tracing::debug!(target: DIAGNOSTICS_TARGET, %error, "telemetry shutdown incomplete");
+            }
         }
     }
 }

@@ -248,7 +248,7 @@ impl Providers {
     }
 
     /// A filter for a printing layer that lets the SDK's and exporters' warnings through at most
-    /// once per callsite and export fault.
+    /// once per callsite and export fault, and holds back the first-audio marker events.
     pub fn sdk_event_filter<S>(&self) -> impl Filter<S> + Send + Sync + 'static {
         SdkEventGate::new(&self.faults)
     }
