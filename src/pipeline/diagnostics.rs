@@ -283,6 +283,9 @@ fn probe_one(target: &ProbeTarget) {
 }
 
 /// One TCP connection to the endpoint's host and port.
+// TODO: the probe only shows that something accepts connections there, not that it speaks
+// OTLP in the configured protocol; a wrong port or protocol shows up as the exporter's first
+// failure instead.
 fn connect(endpoint: &str) -> Result<(), String> {
     let uri: http::Uri = endpoint.parse().map_err(|e| format!("{e}"))?;
     let host = uri.host().ok_or("the endpoint names no host")?;

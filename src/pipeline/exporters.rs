@@ -142,7 +142,10 @@ fn interceptor(
 ) -> Result<impl tonic::service::Interceptor + Clone + Send + Sync + 'static, Error> {
     let parsed = headers.0.iter().map(|(name, value)| {
         let key = AsciiMetadataKey::from_str(&name.to_ascii_lowercase());
-        let value = AsciiMetadataValue::from_str(value);
+        let value = AsciiMetadataValue::from_str(value).map(|mut v| {
+            v.set_sensitive(true);
+            v
+        });
         key.ok().zip(value.ok()).ok_or_else(|| invalid_header(name))
     });
     let metadata: Metadata = parsed.collect::<Result<Vec<_>, _>>()?.into();

@@ -35,6 +35,13 @@
 //! Exporters log their first failure and their recovery once each, and the SDK's own warnings
 //! are printed at most once per callsite and fault.
 //!
+//! # What it does not do
+//!
+//! `tracing` events reach the collector only as events of the span they happen in.
+//! TODO: no OTLP logs exporter yet, so events outside spans are printed but not exported.
+//! TODO: compression is left to the exporter's own `OTEL_EXPORTER_OTLP_COMPRESSION` handling,
+//! and the `gzip`/`zstd` features it needs are not enabled, so exports are not compressed.
+//!
 //! # Bringing your own subscriber
 //!
 //! [`Pipeline::build_providers`] builds everything but installs nothing: add
