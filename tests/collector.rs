@@ -465,3 +465,13 @@ fn https_endpoints_are_reached_over_tls_and_verified() {
         }
     }
 }
+
+#[test]
+fn debug_output_names_headers_but_never_shows_their_values() {
+    let pipeline = Pipeline::from_env().with_header("x-api-key", "hunter2-secret");
+    let shown = format!("{pipeline:?}");
+    assert!(
+        shown.contains("x-api-key") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+}

@@ -13,10 +13,19 @@
 //! # What it installs
 //!
 //! A global subscriber with three layers: a `fmt` layer printing what an `EnvFilter` allows
-//! (`RUST_LOG`; by default `info`, with the SDK's own chatter held back to warnings); the [`SynthesisLayer`](crate::SynthesisLayer) measuring
-//! synthesis spans into the meter provider; and `tracing-opentelemetry`'s layer exporting spans
-//! at INFO and above as traces. The meter and tracer providers also become OpenTelemetry's global
-//! ones, and W3C trace context its propagator.
+//! (`RUST_LOG`; by default `info`, with the SDK's own chatter held back to warnings); the
+//! [`SynthesisLayer`](crate::SynthesisLayer) measuring synthesis spans into the meter provider;
+//! and `tracing-opentelemetry`'s layer exporting spans at INFO and above as traces. The meter and
+//! tracer providers also become OpenTelemetry's global ones, and W3C trace context its
+//! propagator.
+//!
+//! # Cost
+//!
+//! Set-up starts a few threads: the SDK's batch span processor and periodic reader, the blocking
+//! HTTP client's, or for gRPC a one-worker runtime, and a short-lived probe. On the recording
+//! path the pipeline adds, per span or event, a target prefix check and a thread-local read
+//! (the filters keeping the export machinery out of telemetry); printing an SDK warning costs
+//! one mutex-guarded map look-up.
 //!
 //! # Settings
 //!
