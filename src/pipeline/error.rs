@@ -23,8 +23,9 @@ pub enum Error {
         #[source]
         source: opentelemetry_otlp::ExporterBuildError,
     },
-    /// The background runtime of the gRPC exporters could not be started.
-    #[error("the telemetry export runtime could not start: {0}")]
+    /// A background thread of the pipeline (the gRPC exporters' runtime, a flush or shutdown
+    /// thread) could not be started.
+    #[error("a telemetry background thread could not start: {0}")]
     Runtime(#[source] std::io::Error),
     /// A global `tracing` subscriber was already installed.
     #[error("a global tracing subscriber is already installed: {0}")]

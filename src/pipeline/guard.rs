@@ -163,12 +163,10 @@ fn run_bounded(
     let count = jobs.len();
     for (signal, job) in jobs {
         let sender = sender.clone();
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(format!("tts-otel-{operation}"))
-            .spawn(move || sender.send((signal, job())));
-        if spawned.is_err() {
-            return Err(Error::Timeout { operation, timeout });
-        }
+            .spawn(move || sender.send((signal, job())))
+            .map_err(Error::Runtime)?;
     }
 
     let mut first_error = None;
