@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
 const INSTALL_HINT: &str = "the rotel collector is not installed: run \
-    `scripts/install-test-deps.sh` (it runs `pip install rotel`), or point ROTEL_AGENT at a \
+    `scripts/install-deps.sh` (it runs `pip install rotel`), or point ROTEL_AGENT at a \
     rotel-agent binary";
 
 /// A running collector.
