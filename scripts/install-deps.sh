@@ -16,6 +16,11 @@ if ((${#missing[@]})); then
         "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import rotel' 2>/dev/null; then
-    python3 -m pip install --quiet rotel
+# The collector, pinned: the tests read its debug output.
+ROTEL_VERSION="0.0.1a15"
+installed="$(python3 -m pip show rotel 2>/dev/null | sed -n 's/^Version: //p' || true)"
+if [[ "$installed" != "$ROTEL_VERSION" ]]; then
+    # Debian's Python refuses system-wide installs without the second flag; others ignore it.
+    python3 -m pip install --quiet "rotel==$ROTEL_VERSION" \
+        || python3 -m pip install --quiet --break-system-packages "rotel==$ROTEL_VERSION"
 fi

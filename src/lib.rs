@@ -52,10 +52,16 @@ mod instruments;
 mod labels;
 mod layer;
 pub mod monitor;
+// TODO: the pipeline needs the `otlp` feature even where nothing is exported (a log and local
+// sinks only); splitting the exporters out would let such builds skip tonic and reqwest.
+#[cfg(feature = "otlp")]
+pub mod pipeline;
 pub mod semconv;
 mod synthesis;
 pub mod system;
 
 pub use layer::{first_audio, SynthesisLayer, SynthesisLayerBuilder};
 pub use monitor::{ExportError, Monitor, MonitorConfig, RtfTrend, Summary};
+#[cfg(feature = "otlp")]
+pub use pipeline::{Pipeline, TelemetryGuard};
 pub use synthesis::{Outcome, Stage, Stages, Synthesis, SynthesisSink};

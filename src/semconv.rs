@@ -5,8 +5,10 @@
 //!
 //! Metric names follow the OpenTelemetry naming rules and carry UCUM units. A Prometheus
 //! backend translates them: dots become underscores, the unit becomes a suffix (`_seconds`,
-//! `_ratio` for unit `1`) and counters gain `_total`, so `tts.synthesis.rtf` is queried as
-//! `tts_synthesis_rtf_ratio_bucket`.
+//! `_bytes`; annotations such as `{request}` are dropped), counters gain `_total`, and only
+//! gauges of unit `1` gain `_ratio`. So `tts.synthesis.duration` is queried as
+//! `tts_synthesis_duration_seconds_bucket`, the RTF histogram as `tts_synthesis_rtf_bucket`, and
+//! `system.cpu.utilization` as `system_cpu_utilization_ratio`.
 
 /// Span names and span or event fields that user code writes.
 pub mod field {
@@ -258,3 +260,114 @@ pub mod monitor {
 /// Name of the system sampler's thread, as `/proc/self/task/*/comm` shows it (Linux keeps at
 /// most 15 bytes of a thread name).
 pub const SAMPLER_THREAD_NAME: &str = "tts-otel-system";
+
+/// Prefixes of the `tracing` targets of the SDK, the exporters and their transports. Their
+/// spans and events are never exported as telemetry, never measured, and their warnings and
+/// errors are printed at most once per callsite and export fault.
+pub const EXPORT_TARGET_PREFIXES: &[&str] = &[
+    SDK_TARGET_PREFIX,
+    "hyper",
+    "tonic",
+    "h2",
+    "reqwest",
+    "tower",
+    "rustls",
+];
+
+/// Environment variables the pipeline reads, as the OpenTelemetry specification names them.
+///
+/// Settings made in code win over every variable; an empty variable counts as unset.
+pub mod env {
+    /// `true` turns the OpenTelemetry SDK off: no exporter, no trace layer.
+    pub const SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+    /// The `service.name` resource attribute; wins over one in [`RESOURCE_ATTRIBUTES`].
+    pub const SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    /// Resource attributes as `key=value` pairs separated by commas, values percent-encoded.
+    pub const RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+    /// Base endpoint of both signals. Over HTTP the signal path (`v1/traces`, `v1/metrics`) is
+    /// appended; over gRPC it is used as given.
+    pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    /// Endpoint of the traces exporter, used as given.
+    pub const OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    /// Endpoint of the metrics exporter, used as given.
+    pub const OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+    /// Transport of both signals: `grpc` or `http/protobuf` (the default).
+    pub const OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+    /// Transport of the traces exporter; wins over [`OTLP_PROTOCOL`].
+    pub const OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+    /// Transport of the metrics exporter; wins over [`OTLP_PROTOCOL`].
+    pub const OTLP_METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
+    /// Request headers of both signals, `key=value` pairs separated by commas. Read by the
+    /// exporter itself; header values are never logged.
+    pub const OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+    /// Request headers of the traces exporter; replace [`OTLP_HEADERS`] for traces.
+    pub const OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+    /// Request headers of the metrics exporter; replace [`OTLP_HEADERS`] for metrics.
+    pub const OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
+    /// `true` sends gRPC without TLS to an endpoint written without a scheme (`host:4317`).
+    /// An endpoint with a scheme is used as given: `https://` means TLS.
+    pub const OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+    /// [`OTLP_INSECURE`] for the traces exporter.
+    pub const OTLP_TRACES_INSECURE: &str = "OTEL_EXPORTER_OTLP_TRACES_INSECURE";
+    /// [`OTLP_INSECURE`] for the metrics exporter.
+    pub const OTLP_METRICS_INSECURE: &str = "OTEL_EXPORTER_OTLP_METRICS_INSECURE";
+    /// Time one export may take, in milliseconds.
+    pub const OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+    /// Time one traces export may take, in milliseconds; wins over [`OTLP_TIMEOUT`].
+    pub const OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+    /// Time one metrics export may take, in milliseconds; wins over [`OTLP_TIMEOUT`].
+    pub const OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+    /// `cumulative` (the default), `delta` or `lowmemory`.
+    pub const OTLP_METRICS_TEMPORALITY: &str = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+    /// Interval between two metric exports, in milliseconds.
+    pub const METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+    /// Trace sampler: `always_on`, `always_off`, `traceidratio`, `parentbased_always_on` (the
+    /// default), `parentbased_always_off` or `parentbased_traceidratio`.
+    pub const TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+    /// Sampling ratio of the ratio samplers, from 0 to 1.
+    pub const TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+    /// `otlp` (the default) or `none`.
+    pub const TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+    /// `otlp` (the default) or `none`.
+    pub const METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+    /// `tracing` filter directives of the printed log, as `tracing_subscriber::EnvFilter`
+    /// reads them; [`LOG_FILTER`](super::defaults::LOG_FILTER) when unset.
+    pub const LOG_FILTER: &str = "RUST_LOG";
+}
+
+/// Defaults of the pipeline.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// Endpoint of the OTLP/gRPC exporter when none is configured.
+    pub const GRPC_ENDPOINT: &str = "http://localhost:4317";
+    /// Base endpoint of the OTLP/HTTP exporter when none is configured.
+    pub const HTTP_ENDPOINT: &str = "http://localhost:4318";
+    /// Path of the traces signal, appended to a base HTTP endpoint.
+    pub const TRACES_PATH: &str = "v1/traces";
+    /// Path of the metrics signal, appended to a base HTTP endpoint.
+    pub const METRICS_PATH: &str = "v1/metrics";
+    /// Time one export may take.
+    pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Interval between two metric exports.
+    pub const METRIC_EXPORT_INTERVAL: Duration = Duration::from_secs(60);
+    /// Time the guard gives flushing and shutting down traces and metrics.
+    pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Time the start-up probe waits for the collector to accept a connection.
+    pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+    /// Filter directives of the printed log when none are given: `info`, with the SDK's own
+    /// start-up chatter held back to warnings.
+    pub const LOG_FILTER: &str = "info,opentelemetry=warn";
+    /// The `service.name` when none is configured, before `:` and the executable's name.
+    pub const UNKNOWN_SERVICE: &str = "unknown_service";
+}
+
+/// Resource attribute keys the pipeline sets.
+pub mod resource {
+    /// Logical name of the service.
+    pub const SERVICE_NAME: &str = "service.name";
+    /// Version of the service.
+    pub const SERVICE_VERSION: &str = "service.version";
+    /// Unique id of one running instance; Prometheus reports it as the `instance` label.
+    pub const SERVICE_INSTANCE_ID: &str = "service.instance.id";
+}

@@ -2,6 +2,9 @@
 //! whose reader exports into the in-memory exporter.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod collector;
+pub mod received;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
