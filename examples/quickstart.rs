@@ -1,13 +1,11 @@
 //! The smallest integration: one attribute on the synthesis function, one call at start-up,
-//! one flush at exit. Metrics go over OTLP/HTTP to `OTEL_EXPORTER_OTLP_ENDPOINT`
-//! (default `http://localhost:4318`).
+//! and a guard that flushes at exit. Traces and metrics go over OTLP/HTTP to
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (default `http://localhost:4318`); without a collector the
+//! program runs on and says once where telemetry would have gone.
 //!
 //! ```sh
 //! cargo run --example quickstart
 //! ```
-use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
-use tracing_subscriber::prelude::*;
 
 /// Stands in for a real engine: 22.05 kHz silence, about one second per 15 characters.
 #[tracing::instrument(
@@ -22,23 +20,13 @@ fn synthesize(voice: &str, text: &str) -> Result<Vec<i16>, std::io::Error> {
     Ok(samples)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let exporter = opentelemetry_otlp::MetricExporter::builder()
-        .with_http()
-        .build()?;
-    let provider = SdkMeterProvider::builder()
-        .with_periodic_exporter(exporter)
-        .build();
-    let layer = tts_otel::SynthesisLayer::new(&provider.meter(tts_otel::semconv::SCOPE_NAME));
-    tracing_subscriber::registry().with(layer).init();
+fn main() -> Result<(), std::io::Error> {
+    let _telemetry = tts_otel::Pipeline::from_env()
+        .with_service_name("quickstart")
+        .init();
 
     for voice in ["en-us", "en-gb"] {
         synthesize(voice, "Hello from the quick start.")?;
     }
-
-    // Flushes what was recorded; without a collector listening, says so and exits normally.
-    if let Err(error) = provider.shutdown() {
-        eprintln!("metrics were not delivered: {error}");
-    }
     Ok(())
-}
+} // `_telemetry` drops here: everything recorded is flushed, within a bounded time

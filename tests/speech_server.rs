@@ -13,6 +13,8 @@
 mod api;
 #[path = "../examples/speech_server/cache.rs"]
 mod cache;
+#[path = "../examples/speech_server/client.rs"]
+mod client;
 #[path = "../examples/speech_server/config.rs"]
 mod config;
 #[path = "../examples/speech_server/corpus.rs"]
@@ -104,7 +106,7 @@ impl Harness {
             .expect("the server starts");
         Harness {
             base: format!("http://{}", running.addr),
-            client: reqwest::Client::new(),
+            client: client::http_client(),
             running: Some(running),
             root,
             _serial: serial,
@@ -487,7 +489,7 @@ impl Prometheus {
         within: Duration,
         check: impl Fn(&Value) -> Option<T>,
     ) -> T {
-        let client = reqwest::Client::new();
+        let client = client::http_client();
         let deadline = Instant::now() + within;
         let mut last = Value::Null;
         while Instant::now() < deadline {

@@ -40,7 +40,12 @@ pub struct Seen {
 pub async fn run(config: &Config, telemetry: &Telemetry, n: usize) -> Result<(), BoxError> {
     let running = server::start(config, telemetry).await?;
     let base = format!("http://{}", running.addr);
-    println!("speech_server listening on {base}; replaying {n} requests");
+    let otlp = if telemetry.exporting {
+        "on"
+    } else {
+        "off (set OTEL_EXPORTER_OTLP_ENDPOINT)"
+    };
+    println!("speech_server listening on {base}; replaying {n} requests; OTLP export {otlp}");
 
     let began = Instant::now();
     let seen = replay(&base, corpus::plan(n), config.clients).await;
@@ -72,7 +77,7 @@ pub async fn run(config: &Config, telemetry: &Telemetry, n: usize) -> Result<(),
 pub async fn replay(base: &str, plan: Vec<Planned>, clients: usize) -> Vec<Seen> {
     let plan = Arc::new(plan);
     let next = Arc::new(AtomicUsize::new(0));
-    let client = reqwest::Client::new();
+    let client = crate::client::http_client();
     let url = format!("{base}/v1/audio/speech");
 
     let workers: Vec<_> = (0..clients.max(1))
@@ -128,7 +133,7 @@ async fn send(client: &reqwest::Client, url: &str, request: &Planned) -> Seen {
 /// The summary as any client gets it: from `GET /performance/stats`.
 async fn fetch_summary(base: &str) -> Result<Summary, BoxError> {
     let url = format!("{base}{}", tts_otel::http::routes::STATS);
-    let response = reqwest::get(url).await?;
+    let response = crate::client::http_client().get(url).send().await?;
     if !response.status().is_success() {
         return Err(format!(
             "{} answered {}",

@@ -13,6 +13,7 @@
 mod api;
 mod cache;
 mod chart;
+mod client;
 mod config;
 mod corpus;
 mod demo;
@@ -32,22 +33,30 @@ use crate::telemetry::Telemetry;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-#[tokio::main]
-async fn main() -> Result<(), BoxError> {
+fn main() -> Result<(), BoxError> {
     let config = Config::parse();
     let telemetry = Telemetry::install(config.monitor())?;
 
-    if let Some(n) = config.demo {
-        demo::run(&config, &telemetry, n).await?;
-        telemetry.shutdown();
-        return Ok(());
-    }
-    let running = server::start(&config, &telemetry).await?;
-    tracing::info!(addr = %running.addr, "listening");
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(async {
+        match config.demo {
+            Some(n) => demo::run(&config, &telemetry, n).await,
+            None => serve(&config, &telemetry).await,
+        }
+    });
+    drop(runtime);
+
+    // Flushed outside the runtime: the exporters' blocking calls must not run on its workers.
+    telemetry.shutdown();
+    result
+}
+
+/// Serves until Ctrl-C, then lets requests in flight finish.
+async fn serve(config: &Config, telemetry: &Telemetry) -> Result<(), BoxError> {
+    let running = server::start(config, telemetry).await?;
+    tracing::info!(addr = %running.addr, otlp_export = telemetry.exporting, "listening");
     tokio::signal::ctrl_c().await?;
     tracing::info!("shutting down");
     running.stop().await?;
-
-    telemetry.shutdown();
     Ok(())
 }

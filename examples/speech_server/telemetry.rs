@@ -1,71 +1,67 @@
-//! Telemetry set-up: the synthesis layer feeding both a meter provider, whose reader serves
-//! `/metrics`, and the local monitor, whose system sampler runs beside it; a log layer that
-//! stays quiet per request.
+//! Telemetry set-up through the crate's pipeline: the synthesis layer, OTLP export of traces
+//! and metrics when a collector endpoint is configured, the local monitor and its system
+//! sampler, and a Prometheus reader on the same meter provider for `/metrics`.
 
-use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::Resource;
-use tracing_subscriber::prelude::*;
-use tracing_subscriber::EnvFilter;
 use tts_otel::http::MetricsEndpoint;
-use tts_otel::semconv::SCOPE_NAME;
-use tts_otel::{Monitor, MonitorConfig, SynthesisLayer};
+use tts_otel::semconv::env;
+use tts_otel::{Monitor, MonitorConfig, Pipeline, TelemetryGuard};
 
 use crate::BoxError;
-
-/// Log filter when `RUST_LOG` is unset: the first-audio markers are INFO events of the
-/// `tts_otel` target, and must reach the synthesis layer without reaching the log.
-const DEFAULT_LOG_FILTER: &str = "info,tts_otel=warn,opentelemetry_sdk=warn";
 
 /// What the server needs from its telemetry.
 pub struct Telemetry {
     pub metrics: MetricsEndpoint,
     pub monitor: Monitor,
-    provider: SdkMeterProvider,
+    /// Whether traces and metrics also go to an OTLP collector.
+    pub exporting: bool,
+    guard: TelemetryGuard,
 }
 
 impl Telemetry {
-    /// Installs the global subscriber and starts the monitor's system sampler.
+    /// Installs the pipeline as the global subscriber and starts the monitor's sampler.
+    ///
+    /// OTLP export is on only when an `OTEL_EXPORTER_OTLP_*ENDPOINT` variable names a
+    /// collector: an example run on a laptop should not warn about a collector nobody started.
     ///
     /// # Errors
     ///
-    /// When a global subscriber is already installed, the Prometheus exporter fails, or the
-    /// system cannot be sampled.
+    /// When a global subscriber is already installed or an exporter cannot be built.
     pub fn install(monitor: MonitorConfig) -> Result<Self, BoxError> {
         let (metrics, reader) = MetricsEndpoint::new()?;
-        let provider = SdkMeterProvider::builder()
-            .with_reader(reader)
-            .with_resource(
-                Resource::builder()
-                    .with_service_name("speech_server")
-                    .build(),
-            )
-            .build();
-        let meter = provider.meter(SCOPE_NAME);
         let monitor = Monitor::new(monitor);
-        let layer = SynthesisLayer::builder(&meter)
-            .with_sink(monitor.clone())
-            .build();
-        let filter = EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
-        let log = tracing_subscriber::fmt::layer().with_filter(filter);
-        tracing_subscriber::registry()
-            .with(layer)
-            .with(log)
-            .try_init()?;
-        monitor.start_monitoring_with(&meter)?;
+        let mut pipeline = Pipeline::from_env()
+            .with_service_name("speech_server")
+            .with_service_version(env!("CARGO_PKG_VERSION"))
+            .with_monitor(monitor.clone())
+            .with_metric_reader(reader);
+        let exporting = collector_configured();
+        if !exporting {
+            pipeline = pipeline.without_export();
+        }
+        let guard = pipeline.try_init()?;
         Ok(Telemetry {
             metrics,
             monitor,
-            provider,
+            exporting,
+            guard,
         })
     }
 
-    /// Stops the sampler, then flushes and shuts the meter provider down.
-    pub fn shutdown(self) {
+    /// Stops the sampler, then flushes and shuts the providers down within the guard's bound.
+    pub fn shutdown(mut self) {
         self.monitor.stop_monitoring();
-        if let Err(error) = self.provider.shutdown() {
-            tracing::warn!(%error, "meter provider shutdown failed");
+        if let Err(error) = self.guard.shutdown() {
+            tracing::warn!(%error, "telemetry shutdown failed");
         }
     }
+}
+
+fn collector_configured() -> bool {
+    [
+        env::OTLP_ENDPOINT,
+        env::OTLP_TRACES_ENDPOINT,
+        env::OTLP_METRICS_ENDPOINT,
+    ]
+    .iter()
+    .any(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()))
 }

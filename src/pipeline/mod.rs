@@ -72,6 +72,7 @@ use std::time::Duration;
 #[cfg(feature = "system")]
 use crate::semconv::DIAGNOSTICS_TARGET;
 use opentelemetry::KeyValue;
+use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{Instrument, Stream, Temporality};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::Sampler;
@@ -89,7 +90,7 @@ pub use self::providers::Providers;
 
 use self::config::Options;
 use self::diagnostics::FaultState;
-use self::providers::{Boundaries, View};
+use self::providers::{AddReader, Boundaries, View};
 use crate::semconv::{defaults, env, SCOPE_NAME};
 use crate::{SynthesisLayer, SynthesisSink};
 
@@ -98,6 +99,7 @@ pub struct Pipeline {
     options: Options,
     boundaries: Result<Boundaries, Error>,
     views: Vec<View>,
+    readers: Vec<AddReader>,
     span_name: Option<String>,
     label_limit: Option<usize>,
     sinks: Vec<Arc<dyn SynthesisSink>>,
@@ -134,6 +136,7 @@ impl Pipeline {
             options: Options::default(),
             boundaries: Ok(Boundaries::default()),
             views: Vec::new(),
+            readers: Vec::new(),
             span_name: None,
             label_limit: None,
             sinks: Vec::new(),
@@ -254,6 +257,18 @@ impl Pipeline {
         self
     }
 
+    /// Registers `reader` on the meter provider beside the OTLP exporter's, such as the
+    /// Prometheus exporter that `http::MetricsEndpoint::new` returns (feature `http`). It sees
+    /// the same instruments, views and resource, and is shut down with the provider.
+    pub fn with_metric_reader<R>(mut self, reader: R) -> Self
+    where
+        R: MetricReader,
+    {
+        self.readers
+            .push(Box::new(move |builder| builder.with_reader(reader)));
+        self
+    }
+
     /// Hands every finished synthesis to `sink` as well, such as a local performance monitor.
     pub fn with_sink(mut self, sink: impl SynthesisSink) -> Self {
         self.sinks.push(Arc::new(sink));
@@ -357,7 +372,13 @@ impl Pipeline {
     pub fn build_providers(self) -> Result<Providers, Error> {
         let settings = config::resolve(&self.options, &config::process_env);
         let faults = Arc::new(FaultState::default());
-        let built = providers::build(&settings, self.boundaries?, self.views, &faults)?;
+        let built = providers::build(
+            &settings,
+            self.boundaries?,
+            self.views,
+            self.readers,
+            &faults,
+        )?;
 
         let meter = opentelemetry::metrics::MeterProvider::meter(&built.meter, SCOPE_NAME);
         let mut layer = SynthesisLayer::builder(&meter);

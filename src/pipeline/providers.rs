@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::{
-    Aggregation, Instrument, InstrumentKind, PeriodicReader, SdkMeterProvider, Stream,
+    Aggregation, Instrument, InstrumentKind, MeterProviderBuilder, PeriodicReader,
+    SdkMeterProvider, Stream,
 };
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -30,6 +31,9 @@ use crate::SynthesisLayer;
 
 /// A view: the stream an instrument should produce, or `None` to leave it alone.
 pub(crate) type View = Arc<dyn Fn(&Instrument) -> Option<Stream> + Send + Sync>;
+
+/// Registers one extra metric reader, such as a Prometheus exporter, on the meter provider.
+pub(crate) type AddReader = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
 
 /// Explicit bucket boundaries by histogram name: the contract's defaults, then overrides.
 #[derive(Clone, Debug)]
@@ -97,6 +101,7 @@ pub(crate) fn build(
     settings: &Settings,
     boundaries: Boundaries,
     views: Vec<View>,
+    readers: Vec<AddReader>,
     faults: &Arc<FaultState>,
 ) -> Result<Built, Error> {
     let targets = [&settings.traces, &settings.metrics];
@@ -127,6 +132,9 @@ pub(crate) fn build(
         .with_view(boundaries.view());
     for view in views {
         meter = meter.with_view(move |i: &Instrument| view(i));
+    }
+    for add in readers {
+        meter = add(meter);
     }
     if let Some(target) = &settings.metrics {
         let health = watch(target, faults, &mut probe);
