@@ -32,173 +32,23 @@ mod text;
 #[path = "../examples/speech_server/wav.rs"]
 mod wav;
 
-use std::process::Command;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+#[path = "speech_server/harness.rs"]
+mod harness;
+#[path = "speech_server/prometheus.rs"]
+mod prometheus;
 
 use bytes::Bytes;
-use clap::Parser as _;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::sync::{Mutex, MutexGuard};
-
 use tts_otel::http::routes;
 use tts_otel::monitor::RequestCounts;
-use tts_otel::{MonitorConfig, Summary};
+use tts_otel::Summary;
 
-use crate::config::Config;
-use crate::server::Running;
-use crate::telemetry::Telemetry;
+use crate::harness::{error_code, Harness, Metrics};
+use crate::prometheus::Prometheus;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Serialises the tests: they share the global subscriber and compare counts.
-static SERIAL: Mutex<()> = Mutex::const_new(());
-
-fn telemetry() -> &'static Telemetry {
-    static TELEMETRY: OnceLock<Telemetry> = OnceLock::new();
-    TELEMETRY.get_or_init(|| {
-        Telemetry::install(MonitorConfig::default()).expect("the first subscriber of the process")
-    })
-}
-
-/// Fails the test with a clear message when a tool the tests need is not installed.
-fn require(tool: &str, version_flag: &str) {
-    let found = Command::new(tool)
-        .arg(version_flag)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "`{tool}` is not installed or does not run; install it with scripts/install-deps.sh"
-    );
-}
-
-/// A started server, its base URL and an HTTP client; holds the test lock while it lives.
-struct Harness {
-    base: String,
-    client: reqwest::Client,
-    running: Option<Running>,
-    /// Holds the export folder, `exports/` inside it, and nothing else.
-    root: tempfile::TempDir,
-    _serial: MutexGuard<'static, ()>,
-}
-
-impl Harness {
-    async fn start(extra: &[&str]) -> Harness {
-        require("espeak-ng", "--version");
-        let serial = SERIAL.lock().await;
-        let root = tempfile::tempdir().expect("a temporary folder");
-        let exports = root.path().join("exports");
-        let exports = exports.to_str().expect("a UTF-8 temporary path");
-        let mut args = vec![
-            "speech_server",
-            "--listen",
-            "127.0.0.1:0",
-            "--export-dir",
-            exports,
-        ];
-        args.extend_from_slice(extra);
-        let config = Config::parse_from(args);
-        let running = server::start(&config, telemetry())
-            .await
-            .expect("the server starts");
-        Harness {
-            base: format!("http://{}", running.addr),
-            client: client::http_client(),
-            running: Some(running),
-            root,
-            _serial: serial,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(running) = self.running.take() {
-            running.stop().await.expect("a clean stop");
-        }
-    }
-
-    async fn speak(&self, body: &Value) -> (StatusCode, Bytes) {
-        self.post_raw("/v1/audio/speech", "application/json", body.to_string())
-            .await
-    }
-
-    async fn post_raw(&self, path: &str, content_type: &str, body: String) -> (StatusCode, Bytes) {
-        let url = format!("{}{path}", self.base);
-        let response = self
-            .client
-            .post(url)
-            .header(CONTENT_TYPE, content_type)
-            .body(body);
-        let response = response.send().await.expect("the server answers");
-        let status = response.status();
-        (status, response.bytes().await.expect("a whole body"))
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Bytes) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("the server answers");
-        let status = response.status();
-        (status, response.bytes().await.expect("a whole body"))
-    }
-
-    async fn metrics(&self) -> Metrics {
-        let (status, body) = self.get("/metrics").await;
-        assert_eq!(status, StatusCode::OK);
-        Metrics(String::from_utf8(body.to_vec()).expect("UTF-8 exposition text"))
-    }
-
-    async fn summary(&self) -> Summary {
-        let (status, body) = self.get(routes::STATS).await;
-        assert_eq!(status, StatusCode::OK);
-        serde_json::from_slice(&body).expect("a summary")
-    }
-
-    /// Asserts the server still synthesises.
-    async fn assert_serving(&self) {
-        let (status, body) = self
-            .speak(&json!({"input": "Still here.", "voice": "en-gb"}))
-            .await;
-        assert_eq!(status, StatusCode::OK, "the server stopped serving");
-        wav::parse(&body).expect("a WAV body");
-    }
-}
-
-/// A Prometheus exposition, summed by metric name and label matchers.
-struct Metrics(String);
-
-impl Metrics {
-    /// Sum of the samples of `name` whose labels include every `key="value"` of `labels`.
-    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.0
-            .lines()
-            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-            .filter(|l| {
-                labels
-                    .iter()
-                    .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    fn syntheses(&self) -> f64 {
-        self.sum("tts_synthesis_duration_seconds_count", &[])
-    }
-}
-
-fn error_code(body: &Bytes) -> String {
-    let value: Value = serde_json::from_slice(body).expect("a JSON error body");
-    value["error"]["code"]
-        .as_str()
-        .expect("an error code")
-        .to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_bad_request_gets_its_4xx_and_nothing_is_synthesised() {
@@ -350,7 +200,8 @@ async fn an_engine_failure_is_a_5xx_recorded_as_a_failed_synthesis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_request_is_a_cache_hit_with_the_same_audio() {
     let server = Harness::start(&[]).await;
-    let request = json!({"model": "tts-1", "input": "A sentence worth repeating.", "voice": "fr", "speed": 1.25});
+    let sentence = "A sentence worth repeating.";
+    let request = json!({"model": "tts-1", "input": sentence, "voice": "fr", "speed": 1.25});
     let hits = |m: &Metrics| {
         m.sum(
             "tts_cache_requests_total",
@@ -360,7 +211,8 @@ async fn a_repeated_request_is_a_cache_hit_with_the_same_audio() {
     let before = hits(&server.metrics().await);
 
     let (first_status, first) = server.speak(&request).await;
-    let spaced = json!({"model": "tts-1", "input": "  A sentence   worth repeating.\n", "voice": "fr", "speed": 1.25});
+    let spaced = "  A sentence   worth repeating.\n";
+    let spaced = json!({"model": "tts-1", "input": spaced, "voice": "fr", "speed": 1.25});
     let (second_status, second) = server.speak(&spaced).await;
 
     assert_eq!(
@@ -443,128 +295,6 @@ async fn the_voices_endpoint_lists_every_voice_the_engine_speaks() {
     }
     server.stop().await;
 }
-
-/// Debian's Prometheus, started on a free loopback port with a scrape config of its own and
-/// killed by pid when dropped.
-struct Prometheus {
-    child: std::process::Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn start(target: &str) -> Prometheus {
-        require("prometheus", "--version");
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let config = dir.path().join("prometheus.yml");
-        let scrape = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  \
-             - job_name: speech_server\n    scrape_interval: 1s\n    static_configs:\n      \
-             - targets: ['{target}']\n"
-        );
-        std::fs::write(&config, scrape).expect("the config is written");
-        let port = free_port();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("prometheus starts");
-        Prometheus {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-        }
-    }
-
-    /// Polls until `check` accepts a JSON answer of `path`, or fails after `within`.
-    async fn poll<T>(
-        &self,
-        path: &str,
-        within: Duration,
-        check: impl Fn(&Value) -> Option<T>,
-    ) -> T {
-        let client = client::http_client();
-        let deadline = Instant::now() + within;
-        let mut last = Value::Null;
-        while Instant::now() < deadline {
-            if let Ok(response) = client.get(format!("{}{path}", self.base)).send().await {
-                if let Ok(value) =
-                    serde_json::from_slice::<Value>(&response.bytes().await.unwrap_or_default())
-                {
-                    if let Some(found) = check(&value) {
-                        return found;
-                    }
-                    last = value;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        panic!(
-            "Prometheus did not answer {path} as expected within {within:?}; last answer: {last}"
-        );
-    }
-
-    async fn wait_until_up(&self) {
-        self.poll("/api/v1/targets", Duration::from_secs(60), |v| {
-            let targets = v["data"]["activeTargets"].as_array()?;
-            targets.iter().any(|t| t["health"] == "up").then_some(())
-        })
-        .await;
-    }
-
-    /// Polls an instant query until it yields one sample per `by` label value satisfying
-    /// `accept`, and returns the samples.
-    async fn query_until(
-        &self,
-        promql: &str,
-        by: &str,
-        accept: impl Fn(&[(String, f64)]) -> bool,
-    ) -> Vec<(String, f64)> {
-        let path = format!("/api/v1/query?query={}", url_encode(promql));
-        self.poll(&path, Duration::from_secs(30), |v| {
-            let samples: Vec<(String, f64)> = v["data"]["result"]
-                .as_array()?
-                .iter()
-                .filter_map(|r| {
-                    let label = r["metric"][by].as_str().unwrap_or_default().to_owned();
-                    Some((label, r["value"][1].as_str()?.parse().ok()?))
-                })
-                .collect();
-            accept(&samples).then_some(samples)
-        })
-        .await
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("a bound address").port()
-}
-
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_the_rtf_quantile_and_cache_counts_the_monitor_reports() {
     let server = Harness::start(&[]).await;
@@ -601,19 +331,11 @@ async fn prometheus_scrapes_the_rtf_quantile_and_cache_counts_the_monitor_report
     let scraped = samples[0].1;
     assert!(
         (lower..=upper).contains(&scraped),
-        "Prometheus p50 {scraped} is outside the bucket ({lower}, {upper}] of the monitor's p50 {exact}"
+        "Prometheus p50 {scraped} is outside the bucket ({lower}, {upper}] \
+         of the monitor's p50 {exact}"
     );
     server.stop().await;
 }
-
-/// The RTF histogram bucket `(lower, upper]` that holds `value`.
-fn bucket_around(value: f64) -> (f64, f64) {
-    let bounds = tts_otel::semconv::buckets::RTF;
-    let at = bounds.partition_point(|b| *b < value);
-    let lower = if at == 0 { 0.0 } else { bounds[at - 1] };
-    (lower, bounds.get(at).copied().unwrap_or(f64::INFINITY))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stats_endpoint_counts_exactly_what_was_sent() {
     let server = Harness::start(&[]).await;
@@ -765,6 +487,14 @@ async fn the_export_endpoint_writes_only_inside_its_folder_under_fresh_names() {
         "one file per export, no temporaries left"
     );
     server.stop().await;
+}
+
+/// The RTF histogram bucket `(lower, upper]` that holds `value`.
+fn bucket_around(value: f64) -> (f64, f64) {
+    let bounds = tts_otel::semconv::buckets::RTF;
+    let at = bounds.partition_point(|b| *b < value);
+    let lower = if at == 0 { 0.0 } else { bounds[at - 1] };
+    (lower, bounds.get(at).copied().unwrap_or(f64::INFINITY))
 }
 
 /// Every file under `root`, at any depth.

@@ -132,7 +132,8 @@ fn totals(out: &mut String, summary: &Summary) {
     ) {
         let _ = writeln!(
             out,
-            "efficiency: {audio:.1} s of audio in {busy:.2} s of synthesis = {speed:.1} s of audio per second"
+            "efficiency: {audio:.1} s of audio in {busy:.2} s of synthesis \
+             = {speed:.1} s of audio per second"
         );
     }
     let stages: Vec<String> = summary

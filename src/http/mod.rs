@@ -4,9 +4,12 @@
 //! | route | answers |
 //! |---|---|
 //! | `GET /performance/stats` | the monitor's [`Summary`](crate::Summary) as JSON |
-//! | `GET /performance/rtf-trend?minutes=N` | the [`RtfTrend`](crate::RtfTrend) of the last `N` minutes (default 60; 1 to the trend retention, else 400) |
-//! | `POST /performance/export` | writes an export into the configured folder; answers `{"path", "file"}` |
+//! | `GET /performance/rtf-trend?minutes=N` | the [`RtfTrend`](crate::RtfTrend) of the last `N` minutes |
+//! | `POST /performance/export` | writes an export; answers `{"path", "file"}` |
 //! | `GET /metrics` | every instrument in the Prometheus text format |
+//!
+//! `minutes` defaults to 60 and must be a whole number from 1 to the monitor's trend
+//! retention in minutes; anything else is answered 400.
 //!
 //! Errors are JSON ([`ApiError`]) with a 4xx or 5xx status. Only what was configured is
 //! routed: without [`Endpoints::with_metrics`] there is no `/metrics`, without
