@@ -176,6 +176,8 @@ fn system(out: &mut String, summary: &Summary) {
         return;
     };
     let average = system.average.as_ref();
+    // TODO: process readings cover this process only; the espeak-ng children that do the
+    // synthesis are not in the process CPU or memory figures, only in the system-wide ones.
     let _ = writeln!(
         out,
         "system ({} readings): CPU {} now, {} average; memory {} used ({}); process CPU {} \

@@ -97,6 +97,11 @@ fn trend_minutes(
 
 /// `POST /performance/export`: whatever the request carries, the file goes into the configured
 /// folder under a name generated here.
+///
+/// TODO: nothing limits how often exports run; each copies the whole window and writes it out,
+/// so a client posting in a loop costs CPU and disk bandwidth (the folder itself stays bounded
+/// by the export limit). Like every route here it has no authentication either: a server that
+/// exposes it beyond a trusted network must put it behind its own.
 pub(super) async fn export(monitor: Monitor, exports: Arc<Exports>) -> Response {
     let written = blocking(move || exports.write(&monitor)).await;
     match written {

@@ -113,6 +113,10 @@ impl Drop for Prometheus {
     }
 }
 
+/// A port that was free a moment ago.
+///
+/// TODO: another process may take the port between this probe and Prometheus binding it; the
+/// test then fails waiting for Prometheus rather than retrying on another port.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("a bound address").port()
