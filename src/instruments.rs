@@ -5,15 +5,23 @@
 //!
 //! A series is one combination of voice, model, cache result and error type. The first
 //! synthesis of a series binds every instrument to that series' attribute set (the SDK's bound
-//! instruments), so later syntheses of the series skip sorting and hashing attributes: one
-//! read-locked map look-up finds the bound handles, and each measurement is one update of an
-//! aggregation the SDK already located. Labels are bounded, so series are too.
+//! instruments), so later syntheses of the series skip sorting and hashing attributes: one map
+//! look-up finds the bound handles, and each measurement is one update of an aggregation the SDK
+//! already located. Labels are bounded, so series are too.
+//!
+//! Threads recording at once share no cache line they write, unless they record the same
+//! series: the series map is read through an [`ArcSwap`] (no lock word, no reference count),
+//! and syntheses in progress are counted on per-thread stripes summed by an observable
+//! instrument at collection.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::hash::Hash;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use arc_swap::ArcSwap;
 use opentelemetry::metrics::{
-    BoundCounter, BoundHistogram, Counter, Histogram, Meter, UpDownCounter,
+    BoundCounter, BoundHistogram, Counter, Histogram, Meter, ObservableUpDownCounter,
 };
 use opentelemetry::KeyValue;
 
@@ -113,13 +121,16 @@ pub(crate) struct Instruments {
     unrated: Counter<u64>,
     stage: Histogram<f64>,
     invalid: Counter<u64>,
-    pub(crate) active: UpDownCounter<i64>,
-    series: RwLock<HashMap<SeriesKey, Arc<Series>>>,
-    stages: RwLock<HashMap<&'static str, BoundHistogram<f64>>>,
+    pub(crate) active: Arc<ActiveCount>,
+    _active_instrument: ObservableUpDownCounter<i64>,
+    series: SwapMap<SeriesKey, Arc<Series>>,
+    stages: SwapMap<&'static str, Arc<BoundHistogram<f64>>>,
 }
 
 impl Instruments {
     pub(crate) fn new(meter: &Meter) -> Self {
+        let active = Arc::new(ActiveCount::default());
+        let observed = Arc::clone(&active);
         Instruments {
             duration: seconds_histogram(
                 meter,
@@ -170,19 +181,32 @@ impl Instruments {
                 .with_unit(unit::VALUE)
                 .with_description("Contract field values dropped because they were invalid.")
                 .build(),
-            active: meter
-                .i64_up_down_counter(metric::SYNTHESIS_ACTIVE)
+            _active_instrument: meter
+                .i64_observable_up_down_counter(metric::SYNTHESIS_ACTIVE)
                 .with_unit(unit::SYNTHESIS)
                 .with_description("Syntheses in progress.")
+                .with_callback(move |observer| observer.observe(observed.sum(), &[]))
                 .build(),
-            series: RwLock::new(HashMap::new()),
-            stages: RwLock::new(HashMap::new()),
+            active,
+            series: SwapMap::default(),
+            stages: SwapMap::default(),
         }
     }
 
     /// Records one synthesis into its series.
     pub(crate) fn record(&self, labels: &SeriesLabels<'_>, m: &Measurement) {
-        let series = self.series(labels);
+        let key = labels.key();
+        let map = self.series.map.load();
+        match map.get(&key) {
+            Some(series) => self.record_series(series, labels, m),
+            None => {
+                let series = self.series.insert(key, || Arc::new(self.bind(labels)));
+                self.record_series(&series, labels, m);
+            }
+        }
+    }
+
+    fn record_series(&self, series: &Series, labels: &SeriesLabels<'_>, m: &Measurement) {
         series.duration.record(m.latency_seconds);
         if let Some(rtf) = m.rtf {
             series
@@ -220,36 +244,17 @@ impl Instruments {
 
     /// Records one stage's duration.
     pub(crate) fn record_stage(&self, stage: &'static str, seconds: f64) {
-        let stages = self.stages.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(bound) = stages.get(stage) {
+        if let Some(bound) = self.stages.map.load().get(stage) {
             bound.record(seconds);
             return;
         }
-        drop(stages);
-
-        let mut stages = self.stages.write().unwrap_or_else(|e| e.into_inner());
-        let bound = stages
-            .entry(stage)
-            .or_insert_with(|| self.stage.bind(&[KeyValue::new(attr::STAGE, stage)]));
-        bound.record(seconds);
+        let bind = || Arc::new(self.stage.bind(&[KeyValue::new(attr::STAGE, stage)]));
+        self.stages.insert(stage, bind).record(seconds);
     }
 
     /// Counts one invalid value of a contract field.
     pub(crate) fn count_invalid(&self, field: &'static str) {
         self.invalid.add(1, &[KeyValue::new(attr::FIELD, field)]);
-    }
-
-    fn series(&self, labels: &SeriesLabels<'_>) -> Arc<Series> {
-        let key = labels.key();
-        let series = self.series.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(found) = series.get(&key) {
-            return Arc::clone(found);
-        }
-        drop(series);
-
-        let bound = Arc::new(self.bind(labels));
-        let mut series = self.series.write().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(series.entry(key).or_insert(bound))
     }
 
     fn bind(&self, labels: &SeriesLabels<'_>) -> Series {
@@ -281,6 +286,83 @@ impl Instruments {
             unrated: OnceLock::new(),
         }
     }
+}
+
+/// A map read without locking and copied on insert, for the few, long-lived entries of
+/// bounded label combinations.
+#[derive(Debug)]
+struct SwapMap<K, V> {
+    map: ArcSwap<HashMap<K, V>>,
+    writer: Mutex<()>,
+}
+
+impl<K, V> Default for SwapMap<K, V> {
+    fn default() -> Self {
+        SwapMap {
+            map: ArcSwap::default(),
+            writer: Mutex::new(()),
+        }
+    }
+}
+
+impl<K: Clone + Eq + Hash, V: Clone> SwapMap<K, V> {
+    /// The value of `key`, made by `make` and inserted if it is not there yet.
+    fn insert(&self, key: K, make: impl FnOnce() -> V) -> V {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.map.load();
+        if let Some(value) = current.get(&key) {
+            return value.clone();
+        }
+        let value = make();
+        let mut grown = HashMap::clone(&current);
+        grown.insert(key, value.clone());
+        self.map.store(Arc::new(grown));
+        value
+    }
+}
+
+/// Stripes of the count of syntheses in progress; more stripes than cores make it rare for
+/// two threads to write the same cache line.
+const ACTIVE_STRIPES: usize = 16;
+
+/// Syntheses in progress, counted on per-thread stripes and summed when collected.
+#[derive(Debug, Default)]
+pub(crate) struct ActiveCount {
+    stripes: [Stripe; ACTIVE_STRIPES],
+}
+
+/// One stripe, alone on its cache line (128 bytes covers adjacent-line prefetching).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Stripe(AtomicI64);
+
+impl ActiveCount {
+    /// Adds `delta` to the calling thread's stripe.
+    pub(crate) fn add(&self, delta: i64) {
+        self.stripes[stripe_index()]
+            .0
+            .fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// The count over all stripes; a synthesis opened on one thread and closed on another
+    /// moves between stripes, so only the sum is meaningful.
+    fn sum(&self) -> i64 {
+        let sum: i64 = self
+            .stripes
+            .iter()
+            .map(|s| s.0.load(Ordering::Relaxed))
+            .sum();
+        sum.max(0)
+    }
+}
+
+/// The calling thread's stripe, assigned round-robin on first use.
+fn stripe_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % ACTIVE_STRIPES;
+    }
+    INDEX.with(|i| *i)
 }
 
 fn seconds_histogram<'a>(

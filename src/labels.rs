@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use crate::semconv::attr::OVERFLOW_VALUE;
 
@@ -16,13 +18,15 @@ pub(crate) struct Label {
 
 /// Distinct values of one attribute, up to a limit.
 ///
-/// A look-up of a known value takes a read lock and one hash; a new value takes the write
-/// lock once. Id 0 is always the overflow label.
+/// A look-up of a known value is one hash in a map read without locking (an [`ArcSwap`] load,
+/// which touches no cache line shared with other threads); a new value copies the map once
+/// under a writers' lock. Id 0 is always the overflow label.
 #[derive(Debug)]
 pub(crate) struct LabelSet {
     limit: usize,
     max_bytes: usize,
-    known: RwLock<HashMap<Box<str>, Label>>,
+    known: ArcSwap<HashMap<Box<str>, Label>>,
+    writer: Mutex<()>,
     overflow: Label,
 }
 
@@ -31,7 +35,8 @@ impl LabelSet {
         LabelSet {
             limit,
             max_bytes,
-            known: RwLock::new(HashMap::new()),
+            known: ArcSwap::default(),
+            writer: Mutex::new(()),
             overflow: Label {
                 id: 0,
                 name: Arc::from(OVERFLOW_VALUE),
@@ -45,12 +50,9 @@ impl LabelSet {
         if value.len() > self.max_bytes {
             return self.overflow.clone();
         }
-        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(label) = known.get(value) {
+        if let Some(label) = self.known.load().get(value) {
             return label.clone();
         }
-        drop(known);
-
         self.insert(value)
     }
 
@@ -66,11 +68,12 @@ impl LabelSet {
     /// The number of distinct labels held, not counting the overflow label.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.known.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.known.load().len()
     }
 
     fn insert(&self, value: &str) -> Label {
-        let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let known = self.known.load();
         if let Some(label) = known.get(value) {
             return label.clone();
         }
@@ -81,7 +84,9 @@ impl LabelSet {
             id: known.len() as u32 + 1,
             name: Arc::from(value),
         };
-        known.insert(Box::from(value), label.clone());
+        let mut grown = HashMap::clone(&known);
+        grown.insert(Box::from(value), label.clone());
+        self.known.store(Arc::new(grown));
         label
     }
 }

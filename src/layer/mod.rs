@@ -215,7 +215,7 @@ where
             };
             let invalid = self.visit(&mut record.fields, |v| attrs.record(v));
             span.extensions_mut().insert(record);
-            self.shared.instruments.active.add(1, &[]);
+            self.shared.instruments.active.add(1);
             self.count_invalid(&invalid);
         } else if name.starts_with(field::STAGE_SPAN_PREFIX) {
             let start = Instant::now();
@@ -330,7 +330,7 @@ impl SynthesisLayer {
         let latency = record.start.elapsed();
         let ended_at = SystemTime::now();
         let shared = &*self.shared;
-        shared.instruments.active.add(-1, &[]);
+        shared.instruments.active.add(-1);
 
         let fields = &record.fields;
         let voice = match &fields.voice {
