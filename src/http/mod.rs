@@ -34,7 +34,7 @@
 //!     .with_monitor(monitor)
 //!     .with_export_dir("/var/lib/tts/exports")
 //!     .with_metrics(metrics);
-//! let app = axum::Router::new()
+//! let app: axum::Router = axum::Router::new()
 //!     // .route("/v1/audio/speech", post(speech))
 //!     .merge(endpoints.router());
 //! # drop((provider, app));
