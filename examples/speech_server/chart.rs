@@ -16,11 +16,13 @@ pub struct Dot {
     pub cache_hit: bool,
 }
 
-/// One bucket of the monitor's RTF trend.
+/// One bucket of the monitor's RTF trend, over the time it covers.
 #[derive(Clone, Copy, Debug)]
 pub struct TrendPoint {
-    /// Seconds since the first synthesis ended, at the bucket's middle.
-    pub at: f64,
+    /// Seconds since the first synthesis ended, at the bucket's start.
+    pub from: f64,
+    /// Seconds since the first synthesis ended, at the bucket's end.
+    pub to: f64,
     pub mean: f64,
     pub p95: f64,
 }
@@ -28,6 +30,7 @@ pub struct TrendPoint {
 const MISS: RGBColor = RGBColor(31, 119, 180);
 const HIT: RGBColor = RGBColor(255, 127, 14);
 const TREND: RGBColor = RGBColor(44, 160, 44);
+const P95: RGBColor = RGBColor(148, 103, 189);
 const REAL_TIME: RGBColor = RGBColor(214, 39, 40);
 
 /// Latency bucket edges in seconds, evenly spaced on a log axis.
@@ -92,16 +95,22 @@ where
             .label(label)
             .legend(move |(x, y)| Circle::new((x + 9, y), 4, color.filled()));
     }
-    let means = trend.iter().map(|p| (p.at, p.mean));
+    // Each bucket is a step over the time it covers, cut to the plotted range.
+    let step = |from: f64, to: f64, y: f64| vec![(from.max(0.0), y), (to.min(end), y)];
+    let means = trend
+        .iter()
+        .map(|p| PathElement::new(step(p.from, p.to, p.mean), TREND.stroke_width(3)));
     chart
-        .draw_series(LineSeries::new(means, TREND.stroke_width(3)))?
+        .draw_series(means)?
         .label("trend: mean RTF per bucket")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], TREND.stroke_width(3)));
-    let p95 = trend.iter().map(|p| (p.at, p.p95));
+    let p95s = trend
+        .iter()
+        .map(|p| PathElement::new(step(p.from, p.to, p.p95), P95.stroke_width(2)));
     chart
-        .draw_series(DashedLineSeries::new(p95, 6, 4, TREND.stroke_width(2)))?
+        .draw_series(p95s)?
         .label("trend: p95 RTF per bucket")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], TREND.stroke_width(1)));
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], P95.stroke_width(2)));
 
     chart
         .configure_series_labels()

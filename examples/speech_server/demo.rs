@@ -197,13 +197,15 @@ fn chart_data(telemetry: &Telemetry, wall: Duration) -> (Vec<Dot>, Vec<TrendPoin
     let trend = telemetry
         .monitor
         .rtf_trend(Duration::from_secs(window), resolution);
-    let half = resolution.as_secs_f64() / 2.0;
+    let width = resolution.as_secs_f64();
     let points = trend
         .buckets
         .iter()
         .filter_map(|b| {
+            let from = b.start_unix_seconds as f64 - origin;
             Some(TrendPoint {
-                at: b.start_unix_seconds as f64 + half - origin,
+                from,
+                to: from + width,
                 mean: b.rtf_mean?,
                 p95: b.rtf_p95?,
             })
