@@ -201,8 +201,10 @@ fn run_variant(variant: &str) {
     group.finish();
 
     if matches!(variant, "raw_sdk_floor" | "tts_layer") {
-        let ratio = thread_scaling(&request);
-        write_result(variant, "two_thread_ratio", ratio);
+        for sharing in [Sharing::SameSeries, Sharing::DisjointSeries] {
+            let ratio = thread_scaling(&request, sharing);
+            write_result(variant, sharing.key(), ratio);
+        }
     }
     if let Some(monitor) = MONITOR.get() {
         measure_monitor(monitor, &request);
@@ -260,13 +262,40 @@ fn rss_mib() -> f64 {
     pages * 4096.0 / (1024.0 * 1024.0)
 }
 
+/// Which series two threads record into at once.
+#[derive(Clone, Copy)]
+enum Sharing {
+    /// Both threads run the same request sequence, so they record the same attribute sets at
+    /// about the same time, as two workers of one service serving one popular voice do.
+    SameSeries,
+    /// The threads take alternate requests, so each records its own two voices.
+    DisjointSeries,
+}
+
+impl Sharing {
+    fn key(self) -> &'static str {
+        match self {
+            Sharing::SameSeries => "two_thread_ratio_same",
+            Sharing::DisjointSeries => "two_thread_ratio_disjoint",
+        }
+    }
+
+    /// The request number thread `t` of `threads` runs as its `i`th.
+    fn request(self, i: usize, t: usize, threads: usize) -> usize {
+        match self {
+            Sharing::SameSeries => i,
+            Sharing::DisjointSeries => i * threads + t,
+        }
+    }
+}
+
 /// Median over alternating pairs of (per-request cost with two threads) / (with one thread).
-fn thread_scaling(request: &Arc<Request>) -> f64 {
+fn thread_scaling(request: &Arc<Request>, sharing: Sharing) -> f64 {
     const N: usize = 200_000;
     let mut ratios: Vec<f64> = (0..9)
         .map(|_| {
-            let one = timed_threads(request, 1, N);
-            let two = timed_threads(request, 2, N);
+            let one = timed_threads(request, 1, N, sharing);
+            let two = timed_threads(request, 2, N, sharing);
             two / one
         })
         .collect();
@@ -275,7 +304,7 @@ fn thread_scaling(request: &Arc<Request>) -> f64 {
 }
 
 /// Seconds per request on each of `threads` threads running `n` requests at once.
-fn timed_threads(request: &Arc<Request>, threads: usize, n: usize) -> f64 {
+fn timed_threads(request: &Arc<Request>, threads: usize, n: usize, sharing: Sharing) -> f64 {
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
         .map(|t| {
@@ -284,7 +313,7 @@ fn timed_threads(request: &Arc<Request>, threads: usize, n: usize) -> f64 {
                 barrier.wait();
                 let start = Instant::now();
                 for i in 0..n {
-                    request(black_box(i * threads + t));
+                    request(black_box(sharing.request(i, t, threads)));
                 }
                 start.elapsed().as_secs_f64()
             })
@@ -370,8 +399,11 @@ fn report(criterion_home: &Path) {
         ratio("tts_layer_monitor", "tts_layer")
     );
     for variant in ["raw_sdk_floor", "tts_layer"] {
-        let two = read_result(variant, "two_thread_ratio").unwrap_or(f64::NAN);
-        println!("  {variant:<13} two threads / one        {two:.2} (tts_layer <= 1.2)");
+        for sharing in [Sharing::SameSeries, Sharing::DisjointSeries] {
+            let two = read_result(variant, sharing.key()).unwrap_or(f64::NAN);
+            let label = format!("{variant}, two threads / one, {}", &sharing.key()[17..]);
+            println!("  {label:<38} {two:.2} (tts_layer <= 1.2)");
+        }
     }
     let result = |v: &str, k: &str| read_result(v, k).unwrap_or(f64::NAN);
     println!("monitor");
