@@ -36,6 +36,13 @@ pub mod field {
     pub const FIRST_AUDIO: &str = "tts.first_audio";
     /// Event field naming the error of a failed synthesis.
     pub const ERROR_TYPE: &str = "error.type";
+    /// Fields that would carry the input text itself, as `#[instrument]` without `skip(text)`
+    /// records it. The pipeline shows [`REDACTED`] instead of their values in exported spans
+    /// and in its printed log; so it does for a field whose name ends in one of these after a
+    /// dot (`request.text`).
+    pub const TEXT_FIELDS: &[&str] = &["text", "input", "ssml"];
+    /// What a field of [`TEXT_FIELDS`] shows instead of its value.
+    pub const REDACTED: &str = "[redacted]";
 }
 
 /// Metric instrument names.

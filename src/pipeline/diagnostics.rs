@@ -6,20 +6,23 @@
 //! At start-up a probe tries one TCP connection to each collector; if none answers, one `warn`
 //! line on target `tts_otel` says where telemetry would go. Each exporter reports its first
 //! failure and its recovery, one line each. The SDK's own warnings and errors are printed at
-//! most once per callsite for each such fault state; its info and debug events pass as the
-//! filter allows.
+//! most once per callsite for each fault state, an outage that lasts until every exporter has
+//! recovered; its info and debug events pass as the filter allows.
 //!
 //! # Implementation details
 //!
-//! A fault state is a number bumped whenever an exporter starts or stops failing. The gate
-//! remembers, per SDK callsite, the state it last printed in: one mutex-guarded map look-up per
-//! SDK warning, nothing for other events. The quiet filter costs a target prefix check and a
+//! A fault state is the number of outages that ended: it changes when the last failing
+//! exporter recovers, and not when one starts failing, because the SDK and the exporters warn
+//! from inside an export, before its result shows that a fault began, and because the traces
+//! and metrics exporters of one collector start failing at different moments of the same
+//! outage. The gate remembers, per SDK callsite, the state it last printed in: one
+//! mutex-guarded map look-up per SDK warning, nothing for other events. The quiet filter costs a target prefix check and a
 //! thread-local read per span or event it sees.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,17 +52,27 @@ pub(crate) fn may_become_telemetry(meta: &Metadata<'_>) -> bool {
     !is_export_target(meta.target()) && !Context::is_current_telemetry_suppressed()
 }
 
-/// The current fault state, shared by every exporter's health and the gate.
+/// The current fault state, shared by every exporter's health and the gate: how many
+/// exporters fail now, and how many outages have ended.
 #[derive(Debug, Default)]
-pub(crate) struct FaultState(AtomicU64);
+pub(crate) struct FaultState {
+    failing: AtomicUsize,
+    ended: AtomicU64,
+}
 
 impl FaultState {
-    fn bump(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+    fn started_failing(&self) {
+        self.failing.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn stopped_failing(&self) {
+        if self.failing.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.ended.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn current(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.ended.load(Ordering::Relaxed)
     }
 }
 
@@ -87,7 +100,7 @@ impl Health {
         match result {
             Ok(()) => {
                 if self.failing.swap(false, Ordering::Relaxed) {
-                    self.faults.bump();
+                    self.faults.stopped_failing();
                     tracing::info!(
                         target: DIAGNOSTICS_TARGET,
                         signal = self.signal,
@@ -117,7 +130,7 @@ impl Health {
     fn mark_failing(&self) -> bool {
         let was_failing = self.failing.swap(true, Ordering::Relaxed);
         if !was_failing {
-            self.faults.bump();
+            self.faults.started_failing();
         }
         !was_failing
     }

@@ -19,6 +19,11 @@
 //! tracer providers also become OpenTelemetry's global ones, and W3C trace context its
 //! propagator.
 //!
+//! Fields that would carry the input text (`text`, `input`, `ssml`:
+//! [`semconv::field::TEXT_FIELDS`](crate::semconv::field::TEXT_FIELDS)) show `[redacted]`
+//! instead of their values in exported spans and in the printed log, in case a synthesis
+//! function is instrumented without `skip(text)`.
+//!
 //! # Cost
 //!
 //! Set-up starts a few threads: the SDK's batch span processor and periodic reader, the blocking
@@ -63,6 +68,7 @@ mod error;
 mod exporters;
 mod guard;
 mod providers;
+mod redact;
 mod resource;
 
 use std::fmt;
@@ -91,6 +97,7 @@ pub use self::providers::Providers;
 use self::config::Options;
 use self::diagnostics::FaultState;
 use self::providers::{AddReader, Boundaries, View};
+use self::redact::RedactedFields;
 use crate::semconv::{defaults, env, SCOPE_NAME};
 use crate::{SynthesisLayer, SynthesisSink};
 
@@ -333,7 +340,7 @@ impl Pipeline {
         let writer = self.writer.take();
         let providers = self.build_providers()?;
 
-        let fmt = tracing_subscriber::fmt::layer();
+        let fmt = tracing_subscriber::fmt::layer().fmt_fields(RedactedFields);
         let fmt = match writer {
             Some(writer) => fmt.with_writer(writer).boxed(),
             None => fmt.boxed(),

@@ -25,6 +25,7 @@ use tracing_subscriber::Layer;
 use super::config::{Settings, Target};
 use super::diagnostics::{self, may_become_telemetry, FaultState, Health, ProbeTarget};
 use super::diagnostics::{SdkEventGate, Watched};
+use super::redact::Redacted;
 use super::{exporters, Error, TelemetryGuard};
 use crate::semconv::{buckets, metric, DIAGNOSTICS_TARGET, SCOPE_NAME};
 use crate::SynthesisLayer;
@@ -120,7 +121,7 @@ pub(crate) fn build(
             let provider = SdkTracerProvider::builder()
                 .with_resource(resource.clone())
                 .with_sampler(settings.sampler.clone())
-                .with_batch_exporter(Watched::new(exporter, health))
+                .with_batch_exporter(Watched::new(Redacted(exporter), health))
                 .build();
             Some(provider)
         }
@@ -257,6 +258,10 @@ impl Providers {
 
     /// A filter for a printing layer that lets the SDK's and exporters' warnings through at most
     /// once per callsite and export fault, and holds back the first-audio marker events.
+    ///
+    /// TODO: a printing layer of the application's own prints text fields (`text`, `input`)
+    /// as they are; the pipeline's field formatter that redacts them is not public yet. Exported
+    /// spans are redacted either way.
     pub fn sdk_event_filter<S>(&self) -> impl Filter<S> + Send + Sync + 'static {
         SdkEventGate::new(&self.faults)
     }

@@ -2,8 +2,10 @@
 //! whose reader exports into the in-memory exporter.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod child;
 pub mod collector;
 pub mod received;
+pub mod silent;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
