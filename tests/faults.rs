@@ -430,36 +430,5 @@ fn the_request_text_and_api_keys_appear_in_no_output() {
         assert!(!text.is_empty(), "{} is empty", path.display());
         outputs.push((path.display().to_string(), text));
     }
-    assert_none_carries(&outputs, &marker);
-}
-
-/// Fails naming every output that carries `marker`, with some context of each.
-fn assert_none_carries(outputs: &[(String, String)], marker: &str) {
-    let leaks: Vec<String> = outputs
-        .iter()
-        .filter_map(|(what, text)| {
-            let at = text.find(marker)?;
-            Some(format!(
-                "{what} carries the marker:\n…{}…",
-                around(text, at)
-            ))
-        })
-        .collect();
-    assert!(leaks.is_empty(), "{}", leaks.join("\n\n"));
-    println!("searched {} outputs, {} bytes: no marker", outputs.len(), {
-        outputs.iter().map(|(_, t)| t.len()).sum::<usize>()
-    });
-}
-
-/// A few lines of `text` around the byte offset `at`.
-fn around(text: &str, at: usize) -> &str {
-    let mut start = at.saturating_sub(400);
-    while !text.is_char_boundary(start) {
-        start -= 1;
-    }
-    let mut end = (at + 200).min(text.len());
-    while !text.is_char_boundary(end) {
-        end += 1;
-    }
-    &text[start..end]
+    support::search::assert_none_carries(&outputs, &marker);
 }

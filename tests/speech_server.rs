@@ -34,8 +34,11 @@ mod wav;
 
 #[path = "speech_server/harness.rs"]
 mod harness;
+#[path = "speech_server/privacy.rs"]
+mod privacy;
 #[path = "speech_server/prometheus.rs"]
 mod prometheus;
+mod support;
 
 use bytes::Bytes;
 use reqwest::header::CONTENT_TYPE;

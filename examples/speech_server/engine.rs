@@ -86,10 +86,12 @@ pub enum EngineError {
     Io(std::io::Error),
     #[error("engine timed out after {0:?}")]
     Timeout(Duration),
-    #[error("engine exited with {status}: {stderr}")]
+    /// What the engine wrote to stderr is counted, not shown: an engine may quote the text it
+    /// failed on, and this message reaches the log, the trace and the client.
+    #[error("engine exited with {status} ({stderr_bytes} bytes on stderr, not shown)")]
     Exit {
         status: std::process::ExitStatus,
-        stderr: String,
+        stderr_bytes: usize,
     },
     #[error("engine wrote unreadable audio: {0}")]
     Wav(WavError),
@@ -171,11 +173,9 @@ impl Engine {
         let (written, output) = tokio::join!(write, child.wait_with_output());
         let output = output.map_err(EngineError::Io)?;
         if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let stderr = stderr.trim().chars().take(200).collect();
             return Err(EngineError::Exit {
                 status: output.status,
-                stderr,
+                stderr_bytes: output.stderr.len(),
             });
         }
         written.map_err(EngineError::Io)?;

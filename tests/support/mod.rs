@@ -5,6 +5,7 @@
 pub mod child;
 pub mod collector;
 pub mod received;
+pub mod search;
 pub mod silent;
 
 use std::collections::BTreeMap;
