@@ -304,6 +304,12 @@ fn the_service_survives_a_collector_restart(protocol: Protocol) {
         Some(1),
         "cumulative state survived"
     );
+    let outage = received.latest(metric::SYNTHESIS_DURATION, &[(attr::VOICE, "outage")]);
+    assert_eq!(
+        outage.and_then(|p| p.count),
+        Some(1),
+        "what was recorded while the collector was down is counted once it is back"
+    );
     guard.shutdown().expect("shutdown within its bound");
 }
 

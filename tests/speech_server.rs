@@ -32,6 +32,8 @@ mod text;
 #[path = "../examples/speech_server/wav.rs"]
 mod wav;
 
+#[path = "speech_server/exports.rs"]
+mod exports;
 #[path = "speech_server/harness.rs"]
 mod harness;
 #[path = "speech_server/privacy.rs"]
@@ -420,111 +422,10 @@ async fn the_rtf_trend_takes_bounded_minutes_and_rejects_the_rest() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_export_endpoint_writes_only_inside_its_folder_under_fresh_names() {
-    let server = Harness::start(&[]).await;
-    server.assert_serving().await;
-    let folder = server.root.path().join("exports");
-    let url = format!("{}{}", server.base, routes::EXPORT);
-
-    // Attempts to name a path, in the query, the body or a header, and plain exports, at once.
-    let attempts = [
-        ("?path=../escaped.json", r#"{"path": "../escaped.json"}"#),
-        (
-            "?file=/tmp/escaped.json",
-            r#"{"file": "/tmp/escaped.json"}"#,
-        ),
-        (
-            "?path=..%2F..%2Fescaped.json",
-            r#"{"folder": "..", "name": "escaped.json"}"#,
-        ),
-        ("", ""),
-        ("", ""),
-        ("", ""),
-        ("", ""),
-        ("", ""),
-    ];
-    let requests = attempts.iter().map(|(query, body)| {
-        let request = server
-            .client
-            .post(format!("{url}{query}"))
-            .header("x-export-path", "../escaped.json");
-        request
-            .header(CONTENT_TYPE, "application/json")
-            .body(body.to_string())
-            .send()
-    });
-    let answers = futures_join_all(requests).await;
-
-    let mut files = std::collections::HashSet::new();
-    for answer in answers {
-        let answer = answer.expect("the server answers");
-        assert_eq!(answer.status(), StatusCode::OK);
-        let written: Value = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
-        let path = std::path::PathBuf::from(written["path"].as_str().unwrap());
-        assert_eq!(
-            path.parent(),
-            Some(folder.as_path()),
-            "{path:?} is outside the folder"
-        );
-        assert!(
-            files.insert(written["file"].as_str().unwrap().to_owned()),
-            "a name was reused"
-        );
-        let export: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        assert_eq!(export["schema_version"], 1);
-    }
-
-    let everything: Vec<_> = walk(server.root.path());
-    let outside: Vec<_> = everything
-        .iter()
-        .filter(|p| p.parent() != Some(folder.as_path()))
-        .collect();
-    assert!(
-        outside.is_empty(),
-        "files outside the export folder: {outside:?}"
-    );
-    assert_eq!(
-        everything.len(),
-        attempts.len(),
-        "one file per export, no temporaries left"
-    );
-    server.stop().await;
-}
-
 /// The RTF histogram bucket `(lower, upper]` that holds `value`.
 fn bucket_around(value: f64) -> (f64, f64) {
     let bounds = tts_otel::semconv::buckets::RTF;
     let at = bounds.partition_point(|b| *b < value);
     let lower = if at == 0 { 0.0 } else { bounds[at - 1] };
     (lower, bounds.get(at).copied().unwrap_or(f64::INFINITY))
-}
-
-/// Every file under `root`, at any depth.
-fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(root).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
-/// Awaits every future concurrently, in order.
-async fn futures_join_all<F: std::future::Future + Send + 'static>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output>
-where
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.map(tokio::spawn).collect();
-    let mut outputs = Vec::with_capacity(handles.len());
-    for handle in handles {
-        outputs.push(handle.await.expect("the request task"));
-    }
-    outputs
 }
