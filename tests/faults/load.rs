@@ -11,7 +11,7 @@ use tts_otel::semconv::field;
 
 use crate::support::collector::strip_ansi;
 
-/// Requests per second of the load: enough to fill export batches, little enough that a
+/// Requests per second of a paced load: enough to fill export batches, little enough that a
 /// collector printing every span keeps up on two cores.
 pub const RATE: u32 = 200;
 
@@ -39,11 +39,22 @@ pub fn synthesise(voice: &'static str, n: u64) -> Duration {
 
 /// Sends requests of `voice` at [`RATE`] for `duration`, pushing each one's time.
 pub fn run(voice: &'static str, duration: Duration, times: &mut Vec<Duration>) {
+    run_at(Some(RATE), voice, duration, times);
+}
+
+/// Sends requests of `voice` at `rate` per second, or back to back, for `duration`.
+pub fn run_at(
+    rate: Option<u32>,
+    voice: &'static str,
+    duration: Duration,
+    times: &mut Vec<Duration>,
+) {
     let started = Instant::now();
-    let gap = Duration::from_secs(1) / RATE;
+    let gap = rate.map(|rate| Duration::from_secs(1) / rate);
     let mut next = started;
     while started.elapsed() < duration {
         times.push(synthesise(voice, times.len() as u64));
+        let Some(gap) = gap else { continue };
         next += gap;
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);

@@ -21,13 +21,18 @@ pub const COUNT_VAR: &str = "TTS_OTEL_FAULTS_COUNT";
 pub const DIR_VAR: &str = "TTS_OTEL_FAULTS_DIR";
 pub const MARKER_VAR: &str = "TTS_OTEL_FAULTS_MARKER";
 pub const BOUND_VAR: &str = "TTS_OTEL_FAULTS_BOUND_MS";
+/// `paced` for [`load::RATE`] requests a second, `flat-out` for requests back to back.
+pub const RATE_VAR: &str = "TTS_OTEL_FAULTS_RATE";
 
 /// Warm-up before memory is measured: the monitor's window fills and the allocator settles.
 const WARM_UP: Duration = Duration::from_secs(1);
 /// Export intervals the steady load runs for after its warm-up.
-pub const STEADY_INTERVALS: u32 = 20;
+pub const STEADY_INTERVALS: u32 = 30;
 /// Records the monitor keeps: small, so that its window is full before memory is measured.
 const MONITOR_RECORDS: usize = 1_000;
+/// Requests sent back to back into a hanging collector: far more spans than the batch
+/// processor's queue (2,048) holds.
+const BURST: u64 = 3_000;
 
 /// Runs the scenario `name`.
 pub fn run(name: &str) {
@@ -88,16 +93,17 @@ fn report(value: &Value) {
 /// each interval.
 fn steady() {
     let (log, monitor) = (Capture::default(), monitor());
+    let rate = (var(RATE_VAR) == "paced").then_some(load::RATE);
     let guard = pipeline(&var(ENDPOINT_VAR), &log, &monitor)
         .try_init()
         .expect("the first subscriber of the process");
 
     let mut warm_up = Vec::new();
-    load::run("en-us", WARM_UP, &mut warm_up);
+    load::run_at(rate, "en-us", WARM_UP, &mut warm_up);
     let mut rss = vec![load::rss_bytes()];
     let mut times = Vec::new();
     for _ in 0..STEADY_INTERVALS {
-        load::run("en-us", INTERVAL, &mut times);
+        load::run_at(rate, "en-us", INTERVAL, &mut times);
         rss.push(load::rss_bytes());
     }
     let shutdown = timed_shutdown(guard);
@@ -111,8 +117,8 @@ fn steady() {
     }));
 }
 
-/// Exports into a collector that accepts and never answers, under load, for longer than the
-/// export timeout; then shutdown.
+/// Exports into a collector that accepts and never answers, under a paced load for longer than
+/// the export timeout, then a burst that overflows the span queue; then shutdown.
 fn hang() {
     let silent = SilentCollector::start();
     let (log, monitor) = (Capture::default(), monitor());
@@ -130,10 +136,12 @@ fn hang() {
             first_failure = Some(started.elapsed().as_millis() as u64);
         }
     }
+    let burst: Vec<Duration> = (0..BURST).map(|n| load::synthesise("en-us", n)).collect();
     let accepted = silent.accepted();
     let shutdown = timed_shutdown(guard);
     report(&json!({
         "load": load::figures(&times),
+        "burst": load::figures(&burst),
         "accepted": accepted,
         "first_failure_ms": first_failure,
         "shutdown": shutdown,
