@@ -334,11 +334,11 @@ fn exit_without_a_collector_takes_no_longer_than_the_bound() {
         );
         let took = ms(&exit["drop_ms"]);
         println!("{protocol}: guard dropped in {took:?} with nobody listening, bound {BOUND:?}");
-        let incomplete = exit["log"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|l| l.as_str().unwrap().contains("telemetry shutdown incomplete"));
+        let incomplete = exit["log"].as_array().unwrap().iter().filter(|l| {
+            l.as_str()
+                .unwrap()
+                .contains("telemetry shutdown incomplete")
+        });
         assert_eq!(incomplete.count(), 1, "{protocol}: {:#}", exit["log"]);
         assert!(took <= BOUND + SLACK, "{protocol}: exit took {took:?}");
     }

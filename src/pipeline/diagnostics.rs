@@ -315,3 +315,24 @@ fn connect(endpoint: &str) -> Result<(), String> {
     }
     Err(last)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fault_state_changes_only_when_the_last_failing_exporter_recovers() {
+        let faults = FaultState::default();
+        faults.started_failing();
+        faults.started_failing();
+        assert_eq!(
+            faults.current(),
+            0,
+            "one outage, however many exporters fail"
+        );
+        faults.stopped_failing();
+        assert_eq!(faults.current(), 0, "one exporter still fails");
+        faults.stopped_failing();
+        assert_eq!(faults.current(), 1);
+    }
+}

@@ -26,7 +26,7 @@ pub fn synthesise(voice: &'static str, n: u64) -> Duration {
         tts.model = "espeak-ng",
         tts.text.chars = 40 + (n % 400) as i64,
         tts.audio.seconds = tracing::field::Empty,
-        tts.cache.hit = n % 4 == 0,
+        tts.cache.hit = n.is_multiple_of(4),
     );
     span.in_scope(|| {
         tracing::info_span!("tts.stage.normalize").in_scope(|| {});

@@ -257,7 +257,7 @@ fn careless_synthesis(text: &str, n: u64) {
     );
     span.in_scope(|| {
         tracing::info_span!("tts.stage.engine", text = text).in_scope(|| {});
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             tracing::error!(error.type = "engine_exit", "synthesis failed");
         } else {
             tracing::info!("synthesised");
