@@ -47,6 +47,9 @@ const CHILD_LIMIT: Duration = Duration::from_secs(60);
 /// How long the collector may take to print what it received.
 const ARRIVAL: Duration = Duration::from_secs(20);
 /// Growth of resident memory allowed over the steady load, after its warm-up.
+// TODO: the load runs for 3 s (about 20,000 requests in a debug build), so a leak under some
+// 400 bytes a request stays within the bound; only a run of hours would show one, which is too
+// long for this suite.
 const RSS_GROWTH: u64 = 8 * 1024 * 1024;
 /// WARN and ERROR lines one scenario may print, whatever the number of export intervals.
 const MAX_WARNINGS: usize = 8;
@@ -254,6 +257,10 @@ fn a_collector_that_never_answers_times_exports_out_and_never_holds_a_request() 
             failed <= EXPORT_TIMEOUT + INTERVAL + SLACK,
             "{protocol}: the first export failed only after {failed:?}"
         );
+        assert!(
+            failed >= EXPORT_TIMEOUT / 2,
+            "{protocol}: the first export failed after {failed:?}, without hanging"
+        );
         assert_no_request_waited(&hang, "load", protocol);
         assert_no_request_waited(&hang, "burst", protocol);
         let shutdown = ms(&hang["shutdown"]["ms"]);
@@ -347,12 +354,22 @@ fn exit_without_a_collector_takes_no_longer_than_the_bound() {
 #[test]
 fn a_collector_restart_is_said_once_each_way_and_metrics_carry_every_synthesis() {
     let _serial = serial();
+    for protocol in ["http", "grpc"] {
+        collector_restart(protocol);
+    }
+}
+
+fn collector_restart(protocol: &str) {
     let mut collector = Collector::start();
+    let endpoint = match protocol {
+        "grpc" => collector.grpc_endpoint(),
+        _ => collector.http_endpoint(),
+    };
     let mut child = spawn(
         "restart",
         &[
-            (ENDPOINT_VAR, collector.http_endpoint()),
-            (PROTOCOL_VAR, "http".to_owned()),
+            (ENDPOINT_VAR, endpoint),
+            (PROTOCOL_VAR, protocol.to_owned()),
         ],
     );
     child.expect("up", CHILD_LIMIT);
@@ -364,7 +381,7 @@ fn a_collector_restart_is_said_once_each_way_and_metrics_carry_every_synthesis()
     child.send("go");
     let finished = child.finish(CHILD_LIMIT);
     let restart = report(&finished);
-    println!("{restart:#}");
+    println!("{protocol}: {restart:#}");
 
     let counts = &restart["counts"];
     let count = |voice: &str| counts[voice].as_u64().unwrap();
@@ -382,7 +399,7 @@ fn a_collector_restart_is_said_once_each_way_and_metrics_carry_every_synthesis()
     };
     for phase in ["before", "outage", "after"] {
         println!(
-            "{phase}: {} syntheses, {} counted by the metrics after the restart, {} spans \
+            "{protocol}, {phase}: {} syntheses, {} counted by the metrics after the restart, {} spans \
              arrived",
             count(phase),
             syntheses(&Received::parse(&output[restarted_at..]), phase),

@@ -117,6 +117,9 @@ pub(crate) fn build(
     let tracer = match &settings.traces {
         Some(target) => {
             let health = watch(target, faults, &mut probe);
+            // TODO: a batch whose export gives up after its retries (within the export timeout)
+            // is lost: nothing keeps spans across an outage longer than that, while the
+            // cumulative metrics catch up once the collector is back.
             let exporter = exporters::span_exporter(target, &settings.headers, runtime.as_ref())?;
             let provider = SdkTracerProvider::builder()
                 .with_resource(resource.clone())
