@@ -51,8 +51,10 @@ const ARRIVAL: Duration = Duration::from_secs(20);
 // 400 bytes a request stays within the bound; only a run of hours would show one, which is too
 // long for this suite.
 const RSS_GROWTH: u64 = 8 * 1024 * 1024;
-/// WARN and ERROR lines one scenario may print, whatever the number of export intervals.
-const MAX_WARNINGS: usize = 8;
+/// WARN and ERROR lines one scenario may print, whatever the number of export intervals: the
+/// crate's own and each of the SDK's callsites once (a hanging collector and a full span queue
+/// print eight).
+const MAX_WARNINGS: usize = 12;
 
 /// The entry point of every child: does nothing unless the parent named a scenario.
 #[test]
