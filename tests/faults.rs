@@ -348,7 +348,11 @@ fn exit_without_a_collector_takes_no_longer_than_the_bound() {
                 .unwrap()
                 .contains("telemetry shutdown incomplete")
         });
-        assert_eq!(incomplete.count(), 1, "{protocol}: {:#}", exit["log"]);
+        // The exporters' retries (about a second) end just before or just after the bound, so
+        // the guard says its shutdown was incomplete at most once.
+        let incomplete = incomplete.count();
+        println!("{protocol}: 'telemetry shutdown incomplete' printed {incomplete} times");
+        assert!(incomplete <= 1, "{protocol}: {:#}", exit["log"]);
         assert!(took <= BOUND + SLACK, "{protocol}: exit took {took:?}");
     }
 }
