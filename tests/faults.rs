@@ -286,10 +286,14 @@ fn syntheses(received: &Received, voice: &str) -> u64 {
     latest.values().sum()
 }
 
+/// Whether the collector printed `count` syntheses with their stages, and metrics counting
+/// them: the collector prints spans and metrics as they come, in no set order.
 fn received_exit(output: &str, count: u64) -> bool {
     let received = Received::parse(output);
-    let spans = received.spans_named(field::SYNTHESIS_SPAN).len() as u64;
-    spans >= count && syntheses(&received, "exit") >= count
+    let spans = |name: &str| received.spans_named(name).len() as u64;
+    spans(field::SYNTHESIS_SPAN) >= count
+        && spans("tts.stage.engine") >= count
+        && syntheses(&received, "exit") >= count
 }
 
 #[test]
@@ -391,18 +395,21 @@ fn collector_restart(protocol: &str) {
 
     let counts = &restart["counts"];
     let count = |voice: &str| counts[voice].as_u64().unwrap();
-    let output = collector.wait_for(ARRIVAL, "every phase's syntheses", |out| {
-        let received = Received::parse(&out[restarted_at..]);
-        ["before", "outage", "after"]
-            .iter()
-            .all(|voice| syntheses(&received, voice) == count(voice))
-    });
-    let received = Received::parse(&output);
-    let spans = |voice: &str| {
+    let spans_of = |received: &Received, voice: &str| {
         let of =
             |s: &&support::received::Span| s.attrs.get(field::VOICE).is_some_and(|v| v == voice);
         received.spans.iter().filter(of).count() as u64
     };
+    // Spans and metrics are printed as they come, in no set order: wait for both.
+    let output = collector.wait_for(ARRIVAL, "every phase's syntheses", |out| {
+        let after_restart = Received::parse(&out[restarted_at..]);
+        let counted = ["before", "outage", "after"]
+            .iter()
+            .all(|voice| syntheses(&after_restart, voice) == count(voice));
+        counted && spans_of(&Received::parse(out), "after") >= count("after")
+    });
+    let received = Received::parse(&output);
+    let spans = |voice: &str| spans_of(&received, voice);
     for phase in ["before", "outage", "after"] {
         println!(
             "{protocol}, {phase}: {} syntheses, {} counted by the metrics after the restart, {} spans \
@@ -456,11 +463,12 @@ fn the_request_text_and_api_keys_appear_in_no_output() {
     )
     .finish(CHILD_LIMIT);
 
+    // Everything the child sent: its spans, their stages and the metrics of its last export.
     let output = collector.wait_for(ARRIVAL, "the careless spans", |out| {
-        Received::parse(out)
-            .spans_named(field::SYNTHESIS_SPAN)
-            .len()
-            == 20
+        let received = Received::parse(out);
+        received.spans_named(field::SYNTHESIS_SPAN).len() == 20
+            && received.spans_named("tts.stage.engine").len() == 20
+            && received.latest(metric::SYNTHESIS_DURATION, &[]).is_some()
     });
     let redacted = format!("-> text: Str({})", field::REDACTED);
     assert!(

@@ -14,7 +14,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 use serde_json::json;
 use tts_otel::http::routes;
-use tts_otel::semconv::field;
+use tts_otel::semconv::{attr, field, metric};
 use tts_otel::MonitorConfig;
 
 use crate::config::Config;
@@ -187,11 +187,14 @@ fn the_request_text_headers_and_api_keys_reach_no_output_of_the_server() {
     )
     .finish(CHILD_LIMIT);
 
+    // The four syntheses (one from the cache, one failed) and the metrics of the last export.
     let output = collector.wait_for(Duration::from_secs(20), "the syntheses", |out| {
-        Received::parse(out)
-            .spans_named(field::SYNTHESIS_SPAN)
-            .len()
-            >= 3
+        let received = Received::parse(out);
+        let failed = [(attr::ERROR_TYPE, "engine_exit")];
+        received.spans_named(field::SYNTHESIS_SPAN).len() >= 4
+            && received
+                .latest(metric::SYNTHESIS_DURATION, &failed)
+                .is_some()
     });
     assert!(
         finished.output.contains("synthesis failed"),
