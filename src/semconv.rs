@@ -50,6 +50,9 @@ pub mod metric {
     pub const SYNTHESIS_ACTIVE: &str = "tts.synthesis.active";
     /// Counter of syntheses that closed without a valid positive audio duration, so without RTF.
     pub const SYNTHESIS_UNRATED: &str = "tts.synthesis.unrated";
+    /// Counter of syntheses cancelled before they finished: spans that declared
+    /// `tts.audio.seconds` and closed without recording it and without an error.
+    pub const SYNTHESIS_CANCELLED: &str = "tts.synthesis.cancelled";
     /// Histogram of produced audio duration, in seconds.
     pub const AUDIO_DURATION: &str = "tts.audio.duration";
     /// Histogram of input text length, in characters.

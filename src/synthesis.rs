@@ -17,12 +17,20 @@ pub enum Outcome {
         /// The `error.type` of the event, or `_OTHER` when it named none.
         error_type: Arc<str>,
     },
+    /// The span declared `tts.audio.seconds` but closed without it and without an error: the
+    /// synthesis never finished, as when a request's future is dropped or a client goes away.
+    Cancelled,
 }
 
 impl Outcome {
     /// Whether the synthesis failed.
     pub fn is_failure(&self) -> bool {
         matches!(self, Outcome::Failed { .. })
+    }
+
+    /// Whether the synthesis was cancelled before it finished.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Outcome::Cancelled)
     }
 }
 
@@ -125,6 +133,12 @@ impl Synthesis {
         self
     }
 
+    /// Marks the synthesis cancelled before it finished.
+    pub fn cancelled(mut self) -> Self {
+        self.outcome = Outcome::Cancelled;
+        self
+    }
+
     /// Marks the synthesis failed with an error type.
     pub fn with_error(mut self, error_type: impl Into<Arc<str>>) -> Self {
         self.outcome = Outcome::Failed {
@@ -153,9 +167,10 @@ impl Synthesis {
 
     /// Real-time factor: latency divided by audio seconds; lower is faster.
     ///
-    /// `None` for a failed synthesis or one without a valid positive audio duration.
+    /// `None` for a failed or cancelled synthesis or one without a valid positive audio
+    /// duration.
     pub fn rtf(&self) -> Option<f64> {
-        if self.outcome.is_failure() {
+        if self.outcome != Outcome::Succeeded {
             return None;
         }
         let rtf = self.latency.as_secs_f64() / self.valid_audio_seconds()?;

@@ -24,6 +24,9 @@ pub(super) struct Fields {
     pub(super) cache_hit: Option<bool>,
     pub(super) speed: Option<f64>,
     pub(super) streaming: Option<bool>,
+    /// A value of any kind, valid or not, was recorded for `tts.audio.seconds`: the synthesis
+    /// reached its end, even if what it recorded was unusable.
+    pub(super) audio_recorded: bool,
 }
 
 /// Contract fields whose value was invalid, at most one mark per field and visit.
@@ -83,7 +86,14 @@ pub(super) struct FieldVisitor<'a> {
 }
 
 impl FieldVisitor<'_> {
+    fn note_audio(&mut self, f: &Field) {
+        if f.name() == field::AUDIO_SECONDS {
+            self.fields.audio_recorded = true;
+        }
+    }
+
     fn number(&mut self, f: &Field, value: Number) {
+        self.note_audio(f);
         match f.name() {
             field::TEXT_CHARS => match value.count() {
                 Some(chars) => self.fields.text_chars = Some(chars),
@@ -96,6 +106,7 @@ impl FieldVisitor<'_> {
     }
 
     fn flag(&mut self, f: &Field, value: bool) {
+        self.note_audio(f);
         match f.name() {
             field::CACHE_HIT => self.fields.cache_hit = Some(value),
             field::STREAMING => self.fields.streaming = Some(value),
@@ -104,6 +115,7 @@ impl FieldVisitor<'_> {
     }
 
     fn text(&mut self, f: &Field, value: &str) {
+        self.note_audio(f);
         let labels = &self.shared.labels;
         match f.name() {
             field::VOICE => self.fields.voice = Some(labels.voices.intern(value)),
@@ -164,6 +176,7 @@ impl Visit for FieldVisitor<'_> {
     }
 
     fn record_debug(&mut self, f: &Field, value: &dyn fmt::Debug) {
+        self.note_audio(f);
         let labels = &self.shared.labels;
         match f.name() {
             field::VOICE => self.fields.voice = Some(labels.voices.intern_fmt(value)),

@@ -16,7 +16,9 @@
 //! Latency is the span's wall time from creation to close on the monotonic clock, across any
 //! number of enters, exits and awaits. RTF is latency over audio seconds, recorded only for a
 //! successful synthesis with a finite, positive audio duration; others are counted in
-//! `tts.synthesis.unrated`. Invalid values are dropped and counted in
+//! `tts.synthesis.unrated`. A span that declares `tts.audio.seconds` and closes without
+//! recording it, and without an error, never finished (its future was dropped, its client went
+//! away): it is counted in `tts.synthesis.cancelled` and nowhere else but the cache counter. Invalid values are dropped and counted in
 //! `tts.telemetry.invalid_values`.
 //!
 //! # Implementation details
@@ -187,6 +189,8 @@ impl SynthesisLayerBuilder {
 /// What the layer keeps in a synthesis span's extensions while it is open.
 struct SynthesisRecord {
     start: Instant,
+    /// The span declared `tts.audio.seconds`, so closing without it means cancelled.
+    expects_audio: bool,
     fields: Fields,
     first_audio: Option<Instant>,
     error: Option<Label>,
@@ -208,6 +212,11 @@ where
         if name == self.shared.span_name {
             let mut record = SynthesisRecord {
                 start: Instant::now(),
+                expects_audio: attrs
+                    .metadata()
+                    .fields()
+                    .field(field::AUDIO_SECONDS)
+                    .is_some(),
                 fields: Fields::default(),
                 first_audio: None,
                 error: None,
@@ -338,6 +347,7 @@ impl SynthesisLayer {
             None => shared.labels.voices.intern(attr::UNKNOWN_VALUE),
         };
         let failed = record.error.is_some();
+        let cancelled = !failed && record.expects_audio && !fields.audio_recorded;
         let audio = fields.audio_seconds;
         let audio_valid = audio.filter(|s| s.is_finite() && *s >= 0.0);
         if audio.is_some() && audio_valid.is_none() {
@@ -363,6 +373,7 @@ impl SynthesisLayer {
             time_to_first_audio: ttfa.map(|t| t.as_secs_f64()),
             audio_seconds: audio_valid,
             text_chars: fields.text_chars,
+            cancelled,
         };
         shared.instruments.record(&labels, &measurement);
 
@@ -384,6 +395,7 @@ impl SynthesisLayer {
                 Some(error) => Outcome::Failed {
                     error_type: error.name,
                 },
+                None if cancelled => Outcome::Cancelled,
                 None => Outcome::Succeeded,
             },
             stages: record.stages,

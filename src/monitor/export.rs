@@ -57,6 +57,9 @@ pub struct ExportedRecord {
     pub cache_hit: Option<bool>,
     /// Error type of a failure; `null` for a success.
     pub error_type: Option<String>,
+    /// Whether the synthesis was cancelled before it finished.
+    #[serde(default)]
+    pub cancelled: bool,
     /// Stage durations in seconds, by stage name; a stage that ran twice shows the sum.
     pub stages_seconds: BTreeMap<String, f64>,
 }
@@ -121,6 +124,7 @@ fn record(snapshot: &Snapshot, r: &Record) -> ExportedRecord {
         text_chars: r.text_chars(),
         cache_hit: r.cache_hit(),
         error_type: r.error().map(|e| label(&snapshot.errors, e)),
+        cancelled: r.cancelled(),
         stages_seconds: stages(snapshot, r),
     }
 }

@@ -27,6 +27,7 @@ const NO_ERROR: u16 = u16::MAX;
 const CACHE_HIT: u8 = 0b01;
 const CACHE_MISS: u8 = 0b10;
 const AUDIO_INVALID: u8 = 0b100;
+const CANCELLED: u8 = 0b1000;
 
 /// Length class of the input text, by characters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +85,16 @@ impl Record {
         self.error != NO_ERROR
     }
 
+    /// Whether the synthesis was cancelled before it finished.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.flags & CANCELLED != 0
+    }
+
+    /// Whether the synthesis finished without an error.
+    pub(crate) fn succeeded(&self) -> bool {
+        !self.failed() && !self.cancelled()
+    }
+
     pub(crate) fn error(&self) -> Option<u16> {
         self.failed().then_some(self.error)
     }
@@ -99,7 +110,7 @@ impl Record {
 
     /// Latency over audio seconds, for a success with valid audio and a finite quotient.
     pub(crate) fn rtf(&self) -> Option<f64> {
-        if self.failed() {
+        if !self.succeeded() {
             return None;
         }
         let rtf = self.latency_s / self.audio_seconds()?;
@@ -164,7 +175,8 @@ fn flags(synthesis: &Synthesis, audio_valid: bool) -> u8 {
         None => 0,
     };
     let invalid = synthesis.audio_seconds.is_some() && !audio_valid;
-    cache | if invalid { AUDIO_INVALID } else { 0 }
+    let cancelled = synthesis.outcome.is_cancelled();
+    cache | if invalid { AUDIO_INVALID } else { 0 } | if cancelled { CANCELLED } else { 0 }
 }
 
 /// A bounded table of label values; values beyond the limit share the `other` id.
