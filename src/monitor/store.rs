@@ -28,6 +28,8 @@ const CACHE_HIT: u8 = 0b01;
 const CACHE_MISS: u8 = 0b10;
 const AUDIO_INVALID: u8 = 0b100;
 const CANCELLED: u8 = 0b1000;
+/// Labels compared by pointer before hashing.
+const FAST_LABELS: usize = 8;
 
 /// Length class of the input text, by characters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,6 +204,12 @@ impl Labels {
     // a long run ends up reporting new ones as `other`; reclaiming slots needs a scan of the
     // ring for ids still in use, which the record path cannot afford.
     fn id(&mut self, name: &Arc<str>) -> u16 {
+        // The synthesis layer hands over its own interned names, the very allocations kept
+        // here, so a pointer comparison over the few first names usually finds them unhashed.
+        let mut interned = self.names.iter().take(FAST_LABELS);
+        if let Some(id) = interned.position(|known| Arc::ptr_eq(known, name)) {
+            return id as u16;
+        }
         if let Some(id) = self.ids.get(&**name) {
             return *id;
         }
