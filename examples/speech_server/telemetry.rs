@@ -47,12 +47,13 @@ impl Telemetry {
         })
     }
 
-    /// Stops the sampler, then flushes and shuts the providers down within the guard's bound.
+    /// Flushes and shuts the providers down within the guard's bound, then stops the sampler:
+    /// in that order, so the final export still carries the latest system readings.
     pub fn shutdown(mut self) {
-        self.monitor.stop_monitoring();
         if let Err(error) = self.guard.shutdown() {
             tracing::warn!(%error, "telemetry shutdown failed");
         }
+        self.monitor.stop_monitoring();
     }
 }
 

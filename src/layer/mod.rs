@@ -64,7 +64,12 @@ use crate::synthesis::{Outcome, Stage, Stages, Synthesis, SynthesisSink};
 /// stream("en-us");
 /// ```
 pub fn first_audio() {
-    tracing::event!(target: DIAGNOSTICS_TARGET, Level::INFO, { field::FIRST_AUDIO } = true);
+    tracing::event!(
+        target: DIAGNOSTICS_TARGET,
+        Level::INFO,
+        { field::FIRST_AUDIO } = true,
+        "first audio"
+    );
 }
 
 /// Measures synthesis spans into OpenTelemetry instruments and hands each finished synthesis to

@@ -166,10 +166,13 @@ pub(crate) fn replace_file(
         source,
     };
 
-    let mut temp = tempfile::Builder::new()
-        .prefix(EXPORT_TEMP_PREFIX)
-        .tempfile_in(folder)
-        .map_err(written)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(EXPORT_TEMP_PREFIX);
+    // A report is for sharing: readable like any file the process writes (the umask still
+    // applies), not the owner-only mode of a temporary file.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut temp = builder.tempfile_in(folder).map_err(written)?;
     write(temp.as_file_mut()).map_err(written)?;
     temp.as_file().sync_all().map_err(written)?;
     temp.persist(path).map_err(|e| ExportError::Replace {
