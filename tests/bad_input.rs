@@ -202,10 +202,3 @@ fn by_voice(all: &[Point], name: &str, voice: &str) -> f64 {
     let of_voice = found.iter().filter(|p| p.attr(attr::VOICE) == Some(voice));
     of_voice.map(|p| p.sum()).sum()
 }
-
-/// Resident memory of this process, from `/proc/self/statm`; `None` where there is none.
-fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
-}

@@ -47,6 +47,26 @@ impl Telemetry {
         })
     }
 
+    /// The same endpoints with nothing recording: no subscriber is installed, so no span
+    /// reaches a synthesis layer, the monitor stays empty and `/metrics` shows no synthesis.
+    ///
+    /// # Errors
+    ///
+    /// When the Prometheus exporter cannot be built.
+    pub fn off(monitor: MonitorConfig) -> Result<Self, BoxError> {
+        let (metrics, reader) = MetricsEndpoint::new()?;
+        let providers = Pipeline::from_env()
+            .without_export()
+            .with_metric_reader(reader)
+            .build_providers()?;
+        Ok(Telemetry {
+            metrics,
+            monitor: Monitor::new(monitor.with_system_interval(None)),
+            exporting: false,
+            guard: providers.start(),
+        })
+    }
+
     /// Stops the sampler, then flushes and shuts the providers down within the guard's bound.
     pub fn shutdown(mut self) {
         self.monitor.stop_monitoring();

@@ -6,8 +6,8 @@ use std::time::Instant;
 use opentelemetry_sdk::metrics::Temporality;
 use tts_otel::semconv::{attr, limits, metric};
 
-use crate::support::{points, Point, TEMPORALITIES};
-use crate::{exclusive, resident_bytes, totals, Rig};
+use crate::support::{points, resident_bytes, Point, TEMPORALITIES};
+use crate::{exclusive, totals, Rig};
 
 /// Distinct names of each flood.
 const FLOOD: usize = 100_000;

@@ -1,0 +1,352 @@
+//! Load run of the example speech server, by hand only (CI skips it): many concurrent clients
+//! over loopback for a bounded time and a bounded number of requests, with nothing recording
+//! and with the full telemetry of the example (pipeline, synthesis layer, monitor and its
+//! system sampler, Prometheus reader).
+//!
+//! ```sh
+//! cargo test --release --features http --test load -- --ignored --nocapture
+//! ```
+//!
+//! `LOAD_SECONDS` (default 10, per phase, after a 3-second warm-up), `LOAD_CLIENTS` (32) and
+//! `LOAD_MAX_REQUESTS` (100,000 per phase) change the bounds. Two workloads run each way: the
+//! demo's corpus plan (real espeak-ng runs, repeats and streamed responses; engine-bound) and a
+//! cache-hot one (one short sentence, so every request after the first is a cache hit; bound by
+//! the server itself, where telemetry's share is largest). With telemetry on, every request
+//! served must be recorded once by the monitor and once in `tts.synthesis.duration` on
+//! `/metrics`.
+//!
+//! Each workload runs four phases, off, on, on, off, each in a new process of this test binary
+//! (the telemetry is a process-wide subscriber), so neither side gains from running first or
+//! from a drift of the machine's speed. Within a phase the clients run in the server's process
+//! and runtime and share its cores: throughput is that of the whole loop, and telemetry's cost
+//! shows as a share of it.
+// Each test binary that includes the example's modules uses a different part of them.
+#![allow(dead_code)]
+
+#[path = "../examples/speech_server/api.rs"]
+mod api;
+#[path = "../examples/speech_server/cache.rs"]
+mod cache;
+#[path = "../examples/speech_server/client.rs"]
+mod client;
+#[path = "../examples/speech_server/config.rs"]
+mod config;
+#[path = "../examples/speech_server/corpus.rs"]
+mod corpus;
+#[path = "../examples/speech_server/engine.rs"]
+mod engine;
+#[path = "../examples/speech_server/server.rs"]
+mod server;
+#[path = "../examples/speech_server/speech.rs"]
+mod speech;
+#[path = "../examples/speech_server/telemetry.rs"]
+mod telemetry;
+#[path = "../examples/speech_server/text.rs"]
+mod text;
+#[path = "../examples/speech_server/wav.rs"]
+mod wav;
+
+#[path = "speech_server/harness.rs"]
+mod harness;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser as _;
+use tts_otel::MonitorConfig;
+
+use crate::config::Config;
+use crate::corpus::Planned;
+use crate::harness::{require, Harness};
+use crate::telemetry::Telemetry;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const WARM_UP: Duration = Duration::from_secs(3);
+
+/// The bounds of each phase, from the environment.
+#[derive(Clone, Copy, Debug)]
+struct Bounds {
+    seconds: u64,
+    clients: usize,
+    max_requests: usize,
+}
+
+impl Bounds {
+    fn from_env() -> Self {
+        let var = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        Bounds {
+            seconds: var("LOAD_SECONDS", 10),
+            clients: var("LOAD_CLIENTS", 32) as usize,
+            max_requests: var("LOAD_MAX_REQUESTS", 100_000) as usize,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Workload {
+    Corpus,
+    CacheHot,
+}
+
+impl Workload {
+    fn parse(name: &str) -> Option<Self> {
+        [Workload::Corpus, Workload::CacheHot]
+            .into_iter()
+            .find(|w| format!("{w:?}") == name)
+    }
+
+    fn plan(self, n: usize) -> Vec<Planned> {
+        match self {
+            Workload::Corpus => corpus::plan(n),
+            Workload::CacheHot => (0..n)
+                .map(|i| Planned {
+                    text: "Hello there, this sentence is served from the cache.".into(),
+                    voice: "en-us",
+                    speed: 1.0,
+                    stream: i % 4 == 0,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What the clients saw of one phase.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seen {
+    /// Answered 200, warm-up included.
+    served: u64,
+    /// Answered anything else, or not at all.
+    failed: u64,
+    /// Answered 200 within the timed part.
+    timed: u64,
+    seconds: f64,
+}
+
+impl Seen {
+    fn per_second(&self) -> f64 {
+        self.timed as f64 / self.seconds
+    }
+}
+
+/// Sends the plan to `base` with `clients` clients until `deadline` or the plan's end;
+/// returns (answered 200, answered otherwise).
+async fn drive(
+    base: &str,
+    plan: &Arc<Vec<Planned>>,
+    next: &Arc<AtomicUsize>,
+    clients: usize,
+    deadline: Instant,
+) -> (u64, u64) {
+    let client = client::http_client();
+    let url = format!("{base}/v1/audio/speech");
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let (plan, next) = (Arc::clone(plan), Arc::clone(next));
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let (mut ok, mut failed) = (0, 0);
+                while Instant::now() < deadline {
+                    let Some(request) = plan.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    if send(&client, &url, request).await {
+                        ok += 1;
+                    } else {
+                        failed += 1;
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    let mut totals = (0, 0);
+    for worker in workers {
+        let (ok, failed) = worker.await.unwrap_or((0, 1));
+        totals = (totals.0 + ok, totals.1 + failed);
+    }
+    totals
+}
+
+/// Sends one request and reads its whole body; whether it was answered 200.
+async fn send(client: &reqwest::Client, url: &str, request: &Planned) -> bool {
+    let body = serde_json::json!({
+        "model": "tts-1",
+        "input": request.text,
+        "voice": request.voice,
+        "speed": request.speed,
+        "stream": request.stream,
+    });
+    let response = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+        .send()
+        .await;
+    let Ok(response) = response else { return false };
+    let ok = response.status() == reqwest::StatusCode::OK;
+    response.bytes().await.is_ok() && ok
+}
+
+/// A warm-up, then the timed part, both on the same plan.
+async fn phase(base: &str, workload: Workload, bounds: Bounds) -> Seen {
+    let plan = Arc::new(workload.plan(bounds.max_requests));
+    let next = Arc::new(AtomicUsize::new(0));
+    let warm = drive(base, &plan, &next, bounds.clients, Instant::now() + WARM_UP).await;
+    let began = Instant::now();
+    let deadline = began + Duration::from_secs(bounds.seconds);
+    let timed = drive(base, &plan, &next, bounds.clients, deadline).await;
+    Seen {
+        served: warm.0 + timed.0,
+        failed: warm.1 + timed.1,
+        timed: timed.0,
+        seconds: began.elapsed().as_secs_f64(),
+    }
+}
+
+/// A phase against a server with nothing recording.
+async fn without_telemetry(workload: Workload, bounds: Bounds) -> Result<Seen, BoxError> {
+    let exports = tempfile::tempdir()?;
+    let config = Config::parse_from([
+        "speech_server",
+        "--listen",
+        "127.0.0.1:0",
+        "--export-dir",
+        exports.path().to_str().ok_or("a UTF-8 temporary path")?,
+    ]);
+    let off = Telemetry::off(MonitorConfig::default())?;
+    let running = server::start(&config, &off).await?;
+    let seen = phase(&format!("http://{}", running.addr), workload, bounds).await;
+    running.stop().await?;
+    off.shutdown();
+    Ok(seen)
+}
+
+/// A phase against a server with the example's telemetry; also checks that the monitor and
+/// `/metrics` recorded exactly the requests served.
+async fn with_telemetry(workload: Workload, bounds: Bounds) -> Seen {
+    let server = Harness::start(&[]).await;
+    let recorded = |s: tts_otel::Summary| s.window.recorded_total;
+    let before = (
+        recorded(server.summary().await),
+        server.metrics().await.syntheses(),
+    );
+    let seen = phase(&server.base, workload, bounds).await;
+
+    // A streamed response can end at the client a moment before its span closes.
+    let settle = Instant::now() + Duration::from_secs(10);
+    let mut monitored = recorded(server.summary().await) - before.0;
+    while monitored < seen.served && Instant::now() < settle {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        monitored = recorded(server.summary().await) - before.0;
+    }
+    let exported = server.metrics().await.syntheses() - before.1;
+    println!(
+        "{workload:?}: served {}, monitor recorded {monitored}, /metrics counted {exported}",
+        seen.served
+    );
+    assert_eq!(
+        monitored, seen.served,
+        "{workload:?}: the monitor lost or added requests"
+    );
+    assert_eq!(
+        exported, seen.served as f64,
+        "{workload:?}: /metrics lost or added requests"
+    );
+    server.stop().await;
+    seen
+}
+
+/// One phase, run in a process of its own by the test below: `LOAD_PHASE` is `on` or `off`,
+/// `LOAD_WORKLOAD` `Corpus` or `CacheHot`; it prints its figures on a line of its own.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "one phase of the load run, started by the_speech_server_under_load_..."]
+async fn load_phase() -> Result<(), BoxError> {
+    let (Ok(telemetry), Ok(workload)) = (std::env::var(PHASE), std::env::var(WORKLOAD)) else {
+        return Ok(()); // not started by the load run
+    };
+    let workload = Workload::parse(&workload).ok_or("LOAD_WORKLOAD is Corpus or CacheHot")?;
+    let bounds = Bounds::from_env();
+    let seen = match telemetry.as_str() {
+        "on" => with_telemetry(workload, bounds).await,
+        _ => without_telemetry(workload, bounds).await?,
+    };
+    println!(
+        "{RESULT} {} {} {} {}",
+        seen.served, seen.timed, seen.failed, seen.seconds
+    );
+    Ok(())
+}
+
+const PHASE: &str = "LOAD_PHASE";
+const WORKLOAD: &str = "LOAD_WORKLOAD";
+const RESULT: &str = "LOAD_RESULT";
+
+/// Runs one phase in a new process of this test binary; its figures.
+fn run_phase(workload: Workload, telemetry: &str) -> Result<Seen, BoxError> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args(["--ignored", "--exact", "load_phase", "--nocapture"])
+        .env(PHASE, telemetry)
+        .env(WORKLOAD, format!("{workload:?}"))
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let chatter = ["running ", "test ", RESULT];
+    let said = stdout.lines().filter(|l| !l.trim().is_empty());
+    for line in said.filter(|l| !chatter.iter().any(|c| l.starts_with(c))) {
+        println!("  [{workload:?} {telemetry}] {line}");
+    }
+    let line = stdout.lines().find(|l| l.starts_with(RESULT));
+    let line = line.ok_or_else(|| format!("the phase printed no result: {output:?}"))?;
+    let mut figures = line.split_whitespace().skip(1);
+    let mut next = || figures.next().ok_or("a short result line");
+    Ok(Seen {
+        served: next()?.parse()?,
+        timed: next()?.parse()?,
+        failed: next()?.parse()?,
+        seconds: next()?.parse()?,
+    })
+}
+
+#[test]
+#[ignore = "a load run: cargo test --release --features http --test load -- --ignored --nocapture"]
+fn the_speech_server_under_load_records_every_request_it_serves() -> Result<(), BoxError> {
+    require("espeak-ng", "--version");
+    let bounds = Bounds::from_env();
+    println!("{bounds:?}, warm-up {WARM_UP:?} per phase, each phase in a process of its own");
+    println!("workload  | telemetry | served (timed) | failed | seconds | requests/s");
+    let mut all = Vec::new();
+    for workload in [Workload::Corpus, Workload::CacheHot] {
+        // Off, on, on, off: a drift of the machine's speed during the run favours neither.
+        let mut rates = [0.0; 2];
+        for telemetry in ["off", "on", "on", "off"] {
+            let seen = run_phase(workload, telemetry)?;
+            println!(
+                "{:<9} | {telemetry:<9} | {:>6} ({:>6}) | {:>6} | {:>7.1} | {:>10.1}",
+                format!("{workload:?}"),
+                seen.served,
+                seen.timed,
+                seen.failed,
+                seen.seconds,
+                seen.per_second()
+            );
+            rates[usize::from(telemetry == "on")] += seen.per_second() / 2.0;
+            all.push(seen);
+        }
+        let [off, on] = rates;
+        println!(
+            "{workload:?}: mean requests/s off {off:.1}, on {on:.1}; on / off = {:.3}",
+            on / off
+        );
+    }
+    for seen in &all {
+        assert_eq!(seen.failed, 0, "every request is answered 200");
+        assert!(seen.timed > 0);
+    }
+    Ok(())
+}
