@@ -35,7 +35,7 @@ const MODELS: [&str; 3] = ["kokoro", "piper", "espeak-ng"];
 /// What span `i` does; the moduli are primes, so the cases fall on different spans.
 fn synthesis(i: u64) {
     let flood;
-    let voice = if i % 16 == 0 {
+    let voice = if i.is_multiple_of(16) {
         flood = format!("flood-{i}");
         flood.as_str()
     } else {
@@ -47,12 +47,12 @@ fn synthesis(i: u64) {
         tts.model = MODELS[i as usize % MODELS.len()],
         tts.text.chars = i % 700,
         tts.audio.seconds = Empty,
-        tts.cache.hit = i % 3 == 0,
+        tts.cache.hit = i.is_multiple_of(3),
     );
     let _entered = span.enter();
     tracing::info_span!("tts.stage.normalize").in_scope(|| {});
     tracing::info_span!("tts.stage.inference").in_scope(|| {
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             tts_otel::first_audio();
         }
     });
@@ -63,16 +63,16 @@ fn synthesis(i: u64) {
 /// Ends span `i` as a failure, a cancellation, or with an audio duration valid or not.
 fn finish(span: &tracing::Span, i: u64) {
     let audio = match i {
-        _ if i % 101 == 0 => {
+        _ if i.is_multiple_of(101) => {
             return tracing::error!(error.type = "engine_timeout", "timed out");
         }
-        _ if i % 103 == 0 => return, // cancelled: closes without its audio duration
-        _ if i % 83 == 0 => {
+        _ if i.is_multiple_of(103) => return, // cancelled: closes without its audio duration
+        _ if i.is_multiple_of(83) => {
             span.record(field::AUDIO_SECONDS, "two");
             return;
         }
-        _ if i % 97 == 0 => f64::NAN,
-        _ if i % 89 == 0 => f64::MAX,
+        _ if i.is_multiple_of(97) => f64::NAN,
+        _ if i.is_multiple_of(89) => f64::MAX,
         _ => 1.0 + (i % 50) as f64 / 10.0,
     };
     span.record(field::AUDIO_SECONDS, audio);
@@ -132,7 +132,9 @@ fn ten_million_syntheses_keep_resident_memory_flat_once_the_window_is_full() {
         SPANS,
         "every synthesis is exported once"
     );
-    let expected_cancelled = (0..SPANS).filter(|i| i % 101 != 0 && i % 103 == 0).count();
+    let expected_cancelled = (0..SPANS)
+        .filter(|i| !i.is_multiple_of(101) && i.is_multiple_of(103))
+        .count();
     assert_eq!(cancelled, expected_cancelled as u64);
     let failed: u64 = points(&all, metric::SYNTHESIS_DURATION)
         .iter()

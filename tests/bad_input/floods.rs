@@ -110,3 +110,38 @@ fn floods_of_distinct_voices_and_models_keep_series_and_memory_bounded() {
         }
     }
 }
+
+#[test]
+fn a_flood_of_distinct_error_types_keeps_series_bounded_and_every_failure_counted() {
+    const FAILURES: usize = 5_000;
+    let _shared = crate::shared();
+    for temporality in TEMPORALITIES {
+        let rig = Rig::without_collecting(temporality);
+        rig.run(|| {
+            for i in 0..FAILURES {
+                let kind = format!("error-{i}");
+                tracing::info_span!("tts.synthesize", tts.voice = "v")
+                    .in_scope(|| tracing::error!(error.type = kind.as_str(), "failed"));
+            }
+        });
+        let all = rig.collect();
+        for (name, series) in series_per_metric(&all) {
+            let n = series.len();
+            assert!(n <= limits::LABEL_LIMIT + 1, "{name}: {n} series");
+        }
+        let durations = points(&all, metric::SYNTHESIS_DURATION);
+        let total: u64 = durations.iter().map(|p| p.count()).sum();
+        assert_eq!(total, FAILURES as u64, "{temporality:?}");
+        let other = durations
+            .iter()
+            .find(|p| p.attr(attr::ERROR_TYPE) == Some(attr::OVERFLOW_VALUE))
+            .expect("the rest are reported as `other`");
+        assert_eq!(other.count(), (FAILURES - limits::LABEL_LIMIT) as u64);
+
+        let requests = rig.summary().requests;
+        assert_eq!(requests.failed, FAILURES as u64);
+        assert!(requests.failed_by_error_type.len() <= limits::LABEL_LIMIT + 1);
+        let by_type: u64 = requests.failed_by_error_type.values().sum();
+        assert_eq!(by_type, FAILURES as u64);
+    }
+}
