@@ -134,6 +134,9 @@ impl FieldVisitor<'_> {
 
     /// Marks a contract field that received a value of the wrong kind; other fields are not
     /// the layer's business and are ignored.
+    // TODO: an audio duration of the wrong kind (a string, a bool) is counted here but reaches
+    // sinks as no duration at all, so the monitor's `invalid_audio_seconds` misses it; the
+    // `Synthesis` value has no way yet to say "given, but not a number".
     fn wrong_kind(&mut self, name: &str) {
         if let Some(contract) = CONTRACT_FIELDS.iter().find(|c| **c == name) {
             self.invalid.mark(contract);
