@@ -20,11 +20,13 @@
 //! with the first-audio markers held back as the pipeline holds them).
 //! `on` against `log` is the share of this crate; `log` against `off` that of `tracing`.
 //!
-//! Each workload runs six phases, off, log, on, on, log, off, each in a new process of this
-//! test binary (the subscriber is global to a process), so no way gains from running first or
-//! from a drift of the machine's speed. Within a phase the clients run in the server's process
-//! and runtime and share its cores: throughput is that of the whole loop, and telemetry's cost
-//! shows as a share of it.
+//! Each workload runs `LOAD_ROUNDS` rounds (default 2) of the three ways, in the order off,
+//! log, on, then backwards, each phase in a new process of this test binary (the subscriber is
+//! global to a process), so no way gains from running first or from a drift of the machine's
+//! speed; medians are reported. Within a phase the clients run in the server's process and
+//! runtime and share its cores: throughput is that of the whole loop. Besides throughput, each
+//! phase reports the CPU time of its process per request, which other processes on the machine
+//! hardly move: its difference between ways is what telemetry costs per request.
 //!
 //! TODO: the clients share the server's cores; a client process pinned to other cores (or
 //! another machine) would measure the server alone.
@@ -138,12 +140,37 @@ struct Seen {
     /// Answered 200 within the timed part.
     timed: u64,
     seconds: f64,
+    /// CPU time of the whole process (server and clients, not the engine's processes) over
+    /// the timed part.
+    cpu_seconds: f64,
 }
 
 impl Seen {
     fn per_second(&self) -> f64 {
         self.timed as f64 / self.seconds
     }
+
+    /// CPU microseconds per request of the timed part; unlike throughput, it hardly moves when
+    /// other processes take the machine's cores.
+    fn cpu_micros_per_request(&self) -> f64 {
+        self.cpu_seconds * 1e6 / self.timed as f64
+    }
+}
+
+/// User and system CPU time of this process so far, in seconds, from `/proc/self/stat` (in
+/// `USER_HZ`, 100 a second on every Linux architecture); zero where there is none.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    // Fields 14 and 15 of the line, counted from the state, the third field.
+    let mut fields = after_name.split_whitespace().skip(11);
+    let mut ticks = || {
+        fields
+            .next()
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks() + ticks()) as f64 / 100.0
 }
 
 /// Sends the plan to `base` with `clients` clients until `deadline` or the plan's end;
@@ -210,7 +237,7 @@ async fn phase(base: &str, workload: Workload, bounds: Bounds) -> Seen {
     let plan = Arc::new(workload.plan(bounds.max_requests));
     let next = Arc::new(AtomicUsize::new(0));
     let warm = drive(base, &plan, &next, bounds.clients, Instant::now() + WARM_UP).await;
-    let began = Instant::now();
+    let (began, cpu) = (Instant::now(), process_cpu_seconds());
     let deadline = began + Duration::from_secs(bounds.seconds);
     let timed = drive(base, &plan, &next, bounds.clients, deadline).await;
     Seen {
@@ -218,6 +245,7 @@ async fn phase(base: &str, workload: Workload, bounds: Bounds) -> Seen {
         failed: warm.1 + timed.1,
         timed: timed.0,
         seconds: began.elapsed().as_secs_f64(),
+        cpu_seconds: process_cpu_seconds() - cpu,
     }
 }
 
@@ -299,8 +327,8 @@ async fn load_phase() -> Result<(), BoxError> {
         _ => without_telemetry(workload, bounds).await?,
     };
     println!(
-        "{RESULT} {} {} {} {}",
-        seen.served, seen.timed, seen.failed, seen.seconds
+        "{RESULT} {} {} {} {} {}",
+        seen.served, seen.timed, seen.failed, seen.seconds, seen.cpu_seconds
     );
     Ok(())
 }
@@ -333,7 +361,29 @@ fn run_phase(workload: Workload, telemetry: &str) -> Result<Seen, BoxError> {
         timed: next()?.parse()?,
         failed: next()?.parse()?,
         seconds: next()?.parse()?,
+        cpu_seconds: next()?.parse()?,
     })
+}
+
+const WAYS: [&str; 3] = ["off", "log", "on"];
+
+/// The order of the ways in round `round`: forwards, then backwards, and so on, so that a
+/// drift of the machine's speed during the run favours no way.
+fn order(round: u64) -> [&'static str; 3] {
+    let mut ways = WAYS;
+    if round % 2 == 1 {
+        ways.reverse();
+    }
+    ways
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    match values.len() % 2 {
+        0 if mid > 0 => (values[mid - 1] + values[mid]) / 2.0,
+        _ => values.get(mid).copied().unwrap_or(f64::NAN),
+    }
 }
 
 #[test]
@@ -341,33 +391,50 @@ fn run_phase(workload: Workload, telemetry: &str) -> Result<Seen, BoxError> {
 fn the_speech_server_under_load_records_every_request_it_serves() -> Result<(), BoxError> {
     require("espeak-ng", "--version");
     let bounds = Bounds::from_env();
-    println!("{bounds:?}, warm-up {WARM_UP:?} per phase, each phase in a process of its own");
-    println!("workload  | telemetry | served (timed) | failed | seconds | requests/s");
+    let rounds = std::env::var("LOAD_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2);
+    println!("{bounds:?}, {rounds} rounds, warm-up {WARM_UP:?} per phase, one process each");
+    println!("workload | way | served (timed) | failed | seconds | requests/s | CPU us/request");
     let mut all = Vec::new();
     for workload in [Workload::Corpus, Workload::CacheHot] {
-        // Mirrored: a drift of the machine's speed during the run favours no way.
-        let mut rates = [0.0; 3];
-        for telemetry in ["off", "log", "on", "on", "log", "off"] {
-            let seen = run_phase(workload, telemetry)?;
-            println!(
-                "{:<9} | {telemetry:<9} | {:>6} ({:>6}) | {:>6} | {:>7.1} | {:>10.1}",
-                format!("{workload:?}"),
-                seen.served,
-                seen.timed,
-                seen.failed,
-                seen.seconds,
-                seen.per_second()
-            );
-            let way = ["off", "log", "on"].iter().position(|w| *w == telemetry);
-            rates[way.unwrap_or_default()] += seen.per_second() / 2.0;
-            all.push(seen);
+        let mut by_way: [Vec<Seen>; 3] = Default::default();
+        for round in 0..rounds {
+            for way in order(round) {
+                let seen = run_phase(workload, way)?;
+                println!(
+                    "{:<8} | {way:<3} | {:>6} ({:>6}) | {:>6} | {:>7.1} | {:>10.1} | {:>8.1}",
+                    format!("{workload:?}"),
+                    seen.served,
+                    seen.timed,
+                    seen.failed,
+                    seen.seconds,
+                    seen.per_second(),
+                    seen.cpu_micros_per_request(),
+                );
+                by_way[WAYS.iter().position(|w| *w == way).unwrap_or_default()].push(seen);
+                all.push(seen);
+            }
         }
-        let [off, log, on] = rates;
+        let medians = by_way.map(|seen| {
+            let rate = median(seen.iter().map(Seen::per_second).collect());
+            let cpu = median(seen.iter().map(Seen::cpu_micros_per_request).collect());
+            (rate, cpu)
+        });
+        let [off, log, on] = medians;
         println!(
-            "{workload:?}: mean requests/s off {off:.1}, log {log:.1}, on {on:.1}; \
-             on / off {:.3}, on / log {:.3}",
-            on / off,
-            on / log
+            "{workload:?} medians: requests/s off {:.1}, log {:.1}, on {:.1} (on / off {:.3}); \
+             CPU us/request off {:.1}, log {:.1}, on {:.1} (on - off {:.1}, on - log {:.1})",
+            off.0,
+            log.0,
+            on.0,
+            on.0 / off.0,
+            off.1,
+            log.1,
+            on.1,
+            on.1 - off.1,
+            on.1 - log.1,
         );
     }
     for seen in &all {
