@@ -20,7 +20,8 @@
 //! with the first-audio markers held back as the pipeline holds them).
 //! `on` against `log` is the share of this crate; `log` against `off` that of `tracing`.
 //!
-//! Each workload runs `LOAD_ROUNDS` rounds (default 2) of the three ways, in the order off,
+//! `LOAD_WORKLOADS` (`Corpus`, `CacheHot`, or both, the default) picks the workloads. Each
+//! workload runs `LOAD_ROUNDS` rounds (default 2) of the three ways, in the order off,
 //! log, on, then backwards, each phase in a new process of this test binary (the subscriber is
 //! global to a process), so no way gains from running first or from a drift of the machine's
 //! speed; medians are reported. Within a phase the clients run in the server's process and
@@ -398,7 +399,10 @@ fn the_speech_server_under_load_records_every_request_it_serves() -> Result<(), 
     println!("{bounds:?}, {rounds} rounds, warm-up {WARM_UP:?} per phase, one process each");
     println!("workload | way | served (timed) | failed | seconds | requests/s | CPU us/request");
     let mut all = Vec::new();
-    for workload in [Workload::Corpus, Workload::CacheHot] {
+    let chosen = std::env::var("LOAD_WORKLOADS").unwrap_or_default();
+    let workloads = [Workload::Corpus, Workload::CacheHot].into_iter();
+    let workloads = workloads.filter(|w| chosen.is_empty() || chosen.contains(&format!("{w:?}")));
+    for workload in workloads {
         let mut by_way: [Vec<Seen>; 3] = Default::default();
         for round in 0..rounds {
             for way in order(round) {
