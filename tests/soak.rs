@@ -82,6 +82,10 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+fn kib(bytes: u64) -> u64 {
+    bytes / 1024
+}
+
 fn count(all: &[Point], name: &str) -> u64 {
     let found = points(all, name);
     let each = found.iter().map(|p| match p.value {
@@ -99,8 +103,8 @@ fn ten_million_syntheses_keep_resident_memory_flat_once_the_window_is_full() {
     let began = Instant::now();
     let mut readings = Vec::new();
     println!(
-        "before: resident {:.1} MiB",
-        mib(resident_bytes().unwrap_or(0))
+        "before: resident {} KiB",
+        kib(resident_bytes().unwrap_or(0))
     );
     harness.run(|| {
         for i in 0..SPANS {
@@ -110,9 +114,9 @@ fn ten_million_syntheses_keep_resident_memory_flat_once_the_window_is_full() {
                 let rss = resident_bytes().unwrap_or(0);
                 let rate = (i + 1) as f64 / began.elapsed().as_secs_f64();
                 println!(
-                    "{:>2} million: resident {:.1} MiB, {:.0} syntheses/s",
+                    "{:>2} million: resident {} KiB, {:.0} syntheses/s",
                     (i + 1) / REPORT_EVERY,
-                    mib(rss),
+                    kib(rss),
                     rate
                 );
                 readings.push(rss);
@@ -154,9 +158,9 @@ fn ten_million_syntheses_keep_resident_memory_flat_once_the_window_is_full() {
     let (full, last) = (readings[1], readings[readings.len() - 1]);
     let allowed = ((full as f64 * FLAT_SHARE) as u64).max(FLAT_SLACK_BYTES);
     println!(
-        "resident at 2 million {:.1} MiB, at 10 million {:.1} MiB (allowed growth {:.1} MiB)",
-        mib(full),
-        mib(last),
+        "resident at 2 million {} KiB, at 10 million {} KiB (allowed growth {:.1} MiB)",
+        kib(full),
+        kib(last),
         mib(allowed)
     );
     assert!(last <= full + allowed, "resident memory kept growing");
