@@ -242,6 +242,10 @@ impl Instruments {
                 .get_or_init(|| self.unrated.bind(&series.by_voice));
             unrated.add(1);
         }
+        // TODO: failed syntheses that marked first audio are recorded here, while the monitor's
+        // statistics keep successes only, so the two disagree when streams fail after their
+        // first chunk; `error.type` on this histogram would let a query choose, at the cost of
+        // more series.
         if let Some(ttfa) = m.time_to_first_audio {
             let bound = series
                 .time_to_first_audio

@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use smallvec::SmallVec;
 
+use crate::semconv::limits::{MAX_AUDIO_SECONDS, MIN_RATED_AUDIO_SECONDS};
+
 /// How a synthesis ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -159,16 +161,17 @@ impl Synthesis {
         self
     }
 
-    /// The produced audio duration when it is finite and positive, the only values an RTF can
-    /// be computed from.
+    /// The produced audio duration when an RTF can be computed from it: at least
+    /// [`MIN_RATED_AUDIO_SECONDS`] and at most [`MAX_AUDIO_SECONDS`] (so finite and positive).
     pub fn valid_audio_seconds(&self) -> Option<f64> {
-        self.audio_seconds.filter(|s| s.is_finite() && *s > 0.0)
+        self.audio_seconds
+            .filter(|s| (MIN_RATED_AUDIO_SECONDS..=MAX_AUDIO_SECONDS).contains(s))
     }
 
     /// Real-time factor: latency divided by audio seconds; lower is faster.
     ///
-    /// `None` for a failed or cancelled synthesis or one without a valid positive audio
-    /// duration.
+    /// `None` for a failed or cancelled synthesis or one without a
+    /// [valid audio duration](Self::valid_audio_seconds).
     pub fn rtf(&self) -> Option<f64> {
         if self.outcome != Outcome::Succeeded {
             return None;

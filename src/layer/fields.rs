@@ -11,9 +11,11 @@ use tracing::field::{Field, Visit};
 use super::Shared;
 use crate::labels::Label;
 use crate::semconv::field;
+use crate::semconv::limits::MAX_TEXT_CHARS;
 
 /// Contract field values of one synthesis span, as recorded so far. A field recorded twice keeps
-/// its last value.
+/// its last valid value; an audio duration is kept as recorded, valid or not, and judged when
+/// the span closes.
 #[derive(Debug, Default)]
 pub(super) struct Fields {
     pub(super) voice: Option<Label>,
@@ -56,16 +58,18 @@ enum Number {
 }
 
 impl Number {
-    /// A whole, non-negative count; fractions and negatives are invalid.
+    /// A whole count from 0 to [`MAX_TEXT_CHARS`]; fractions, negatives and larger values are
+    /// invalid.
     fn count(self) -> Option<u64> {
-        match self {
+        let count = match self {
             Number::Unsigned(v) => u64::try_from(v).ok(),
             Number::Signed(v) => u64::try_from(v).ok(),
             Number::Float(v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 => {
                 (v <= u64::MAX as f64).then_some(v as u64)
             }
             Number::Float(_) => None,
-        }
+        };
+        count.filter(|c| *c <= MAX_TEXT_CHARS)
     }
 
     /// A real value; validity beyond being a number is judged by the field's use.
@@ -100,7 +104,10 @@ impl FieldVisitor<'_> {
                 None => self.invalid.mark(field::TEXT_CHARS),
             },
             field::AUDIO_SECONDS => self.fields.audio_seconds = Some(value.real()),
-            field::SPEED => self.fields.speed = Some(value.real()).filter(|s| s.is_finite()),
+            field::SPEED => match Some(value.real()).filter(|s| s.is_finite() && *s > 0.0) {
+                Some(speed) => self.fields.speed = Some(speed),
+                None => self.invalid.mark(field::SPEED),
+            },
             name => self.wrong_kind(name),
         }
     }
@@ -127,6 +134,9 @@ impl FieldVisitor<'_> {
 
     /// Marks a contract field that received a value of the wrong kind; other fields are not
     /// the layer's business and are ignored.
+    // TODO: an audio duration of the wrong kind (a string, a bool) is counted here but reaches
+    // sinks as no duration at all, so the monitor's `invalid_audio_seconds` misses it; the
+    // `Synthesis` value has no way yet to say "given, but not a number".
     fn wrong_kind(&mut self, name: &str) {
         if let Some(contract) = CONTRACT_FIELDS.iter().find(|c| **c == name) {
             self.invalid.mark(contract);

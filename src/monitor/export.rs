@@ -45,7 +45,8 @@ pub struct ExportedRecord {
     pub voice: String,
     /// Wall time of the synthesis, in seconds.
     pub latency_seconds: f64,
-    /// Produced audio, in seconds; `null` when absent or not finite and positive.
+    /// Produced audio, in seconds; `null` when absent or not valid (from a microsecond to
+    /// 10^9 seconds).
     pub audio_seconds: Option<f64>,
     /// Real-time factor; `null` for a failure or without valid audio seconds.
     pub rtf: Option<f64>,

@@ -66,7 +66,8 @@
 //!   error_type, cancelled, stages_seconds}]`
 //!
 //! Latency, time to first audio and stage statistics cover successful syntheses; RTF covers
-//! successful syntheses with a finite positive audio duration.
+//! successful syntheses with a valid audio duration, from a microsecond to 10^9 seconds
+//! ([`Synthesis::valid_audio_seconds`]).
 
 mod clock;
 mod config;

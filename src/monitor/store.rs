@@ -68,7 +68,7 @@ pub(crate) struct Record {
     /// End time, microseconds since the Unix epoch.
     pub(crate) ended_at_us: i64,
     pub(crate) latency_s: f64,
-    /// Audio seconds when valid (finite and positive), NaN otherwise.
+    /// Audio seconds when valid (see [`Synthesis::valid_audio_seconds`]), NaN otherwise.
     audio_s: f64,
     /// Time to first audio in seconds, NaN when absent.
     ttfa_s: f64,
@@ -105,7 +105,7 @@ impl Record {
         (!self.audio_s.is_nan()).then_some(self.audio_s)
     }
 
-    /// Whether the synthesis carried an audio duration that was not finite and positive.
+    /// Whether the synthesis carried an audio duration that was not valid.
     pub(crate) fn audio_invalid(&self) -> bool {
         self.flags & AUDIO_INVALID != 0
     }

@@ -87,10 +87,12 @@ pub struct RequestCounts {
     /// Syntheses cancelled before they finished (their span declared `tts.audio.seconds` and
     /// closed without it, and without an error).
     pub cancelled: u64,
-    /// Successful syntheses without a finite positive audio duration, hence without RTF.
+    /// Successful syntheses without a valid audio duration (from a microsecond to 10^9
+    /// seconds), hence without RTF.
     pub without_rtf: u64,
-    /// Syntheses whose audio duration was given but not finite and positive (NaN, infinite,
-    /// zero or negative); they are among `without_rtf` when they succeeded.
+    /// Syntheses whose audio duration was given but not valid (NaN, infinite, zero, negative,
+    /// under a microsecond or over 10^9 seconds); they are among `without_rtf` when they
+    /// succeeded.
     pub invalid_audio_seconds: u64,
     /// Failed syntheses per error type.
     pub failed_by_error_type: BTreeMap<String, u64>,
