@@ -12,4 +12,5 @@ cargo check --lib --no-default-features
 cargo check --lib
 cargo check --lib --all-features
 cargo clippy --all-targets --all-features -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
 cargo test --all-features --no-fail-fast
