@@ -11,7 +11,7 @@
 #[tracing::instrument(
     name = "tts.synthesize",
     skip(text),
-    fields(tts.voice = %voice, tts.text.chars = text.chars().count(), tts.audio.seconds),
+    fields(tts.voice = %voice, tts.text.chars = text.chars().count() as i64, tts.audio.seconds),
     err
 )]
 fn synthesize(voice: &str, text: &str) -> Result<Vec<i16>, std::io::Error> {
@@ -21,12 +21,15 @@ fn synthesize(voice: &str, text: &str) -> Result<Vec<i16>, std::io::Error> {
 }
 
 fn main() -> Result<(), std::io::Error> {
+    let monitor = tts_otel::Monitor::default(); // optional: local summary, trend, export
     let _telemetry = tts_otel::Pipeline::from_env()
         .with_service_name("quickstart")
+        .with_monitor(monitor.clone())
         .init();
 
     for voice in ["en-us", "en-gb"] {
         synthesize(voice, "Hello from the quick start.")?;
     }
+    println!("{} syntheses", monitor.summary().requests.total);
     Ok(())
 } // `_telemetry` drops here: everything recorded is flushed, within a bounded time

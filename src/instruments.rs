@@ -90,6 +90,8 @@ pub(crate) struct Measurement {
     pub(crate) time_to_first_audio: Option<f64>,
     pub(crate) audio_seconds: Option<f64>,
     pub(crate) text_chars: Option<u64>,
+    /// The synthesis never finished: only the cancellation and cache look-up are counted.
+    pub(crate) cancelled: bool,
 }
 
 /// Attribute sets of one series and the instruments bound to them, each bound on first use so
@@ -100,13 +102,15 @@ struct Series {
     by_model: Vec<KeyValue>,
     by_cache: Vec<KeyValue>,
     cache_by_voice: Option<[KeyValue; 2]>,
-    duration: BoundHistogram<f64>,
+    by_outcome: Vec<KeyValue>,
+    duration: OnceLock<BoundHistogram<f64>>,
     rtf: OnceLock<BoundHistogram<f64>>,
     time_to_first_audio: OnceLock<BoundHistogram<f64>>,
     audio: OnceLock<BoundHistogram<f64>>,
     text_chars: OnceLock<BoundHistogram<u64>>,
     cache: OnceLock<BoundCounter<u64>>,
     unrated: OnceLock<BoundCounter<u64>>,
+    cancelled: OnceLock<BoundCounter<u64>>,
 }
 
 /// The contract's instruments, created once from a [`Meter`].
@@ -119,6 +123,7 @@ pub(crate) struct Instruments {
     text_chars: Histogram<u64>,
     cache: Counter<u64>,
     unrated: Counter<u64>,
+    cancelled: Counter<u64>,
     stage: Histogram<f64>,
     invalid: Counter<u64>,
     pub(crate) active: Arc<ActiveCount>,
@@ -173,6 +178,11 @@ impl Instruments {
                     "Successful syntheses without a valid audio duration, so without RTF.",
                 )
                 .build(),
+            cancelled: meter
+                .u64_counter(metric::SYNTHESIS_CANCELLED)
+                .with_unit(unit::SYNTHESIS)
+                .with_description("Syntheses whose span closed before they finished.")
+                .build(),
             stage: seconds_histogram(meter, metric::STAGE_DURATION, buckets::DURATION_SECONDS)
                 .with_description("Wall time of one synthesis stage.")
                 .build(),
@@ -207,7 +217,20 @@ impl Instruments {
     }
 
     fn record_series(&self, series: &Series, labels: &SeriesLabels<'_>, m: &Measurement) {
-        series.duration.record(m.latency_seconds);
+        if let Some(attrs) = &series.cache_by_voice {
+            series.cache.get_or_init(|| self.cache.bind(attrs)).add(1);
+        }
+        if m.cancelled {
+            let bound = series
+                .cancelled
+                .get_or_init(|| self.cancelled.bind(&series.by_voice));
+            bound.add(1);
+            return;
+        }
+        let duration = series
+            .duration
+            .get_or_init(|| self.duration.bind(&series.by_outcome));
+        duration.record(m.latency_seconds);
         if let Some(rtf) = m.rtf {
             series
                 .rtf
@@ -219,6 +242,10 @@ impl Instruments {
                 .get_or_init(|| self.unrated.bind(&series.by_voice));
             unrated.add(1);
         }
+        // TODO: failed syntheses that marked first audio are recorded here, while the monitor's
+        // statistics keep successes only, so the two disagree when streams fail after their
+        // first chunk; `error.type` on this histogram would let a query choose, at the cost of
+        // more series.
         if let Some(ttfa) = m.time_to_first_audio {
             let bound = series
                 .time_to_first_audio
@@ -236,9 +263,6 @@ impl Instruments {
                 .text_chars
                 .get_or_init(|| self.text_chars.bind(&series.by_voice));
             bound.record(chars);
-        }
-        if let Some(attrs) = &series.cache_by_voice {
-            series.cache.get_or_init(|| self.cache.bind(attrs)).add(1);
         }
     }
 
@@ -273,7 +297,8 @@ impl Instruments {
         let by_outcome: Vec<KeyValue> = by_cache.iter().cloned().chain(error).collect();
 
         Series {
-            duration: self.duration.bind(&by_outcome),
+            by_outcome,
+            duration: OnceLock::new(),
             cache_by_voice: cache.map(|c| [voice, c]),
             by_voice,
             by_model,
@@ -284,6 +309,7 @@ impl Instruments {
             text_chars: OnceLock::new(),
             cache: OnceLock::new(),
             unrated: OnceLock::new(),
+            cancelled: OnceLock::new(),
         }
     }
 }

@@ -57,6 +57,9 @@ pub mod metric {
     pub const SYNTHESIS_ACTIVE: &str = "tts.synthesis.active";
     /// Counter of syntheses that closed without a valid positive audio duration, so without RTF.
     pub const SYNTHESIS_UNRATED: &str = "tts.synthesis.unrated";
+    /// Counter of syntheses cancelled before they finished: spans that declared
+    /// `tts.audio.seconds` and closed without recording it and without an error.
+    pub const SYNTHESIS_CANCELLED: &str = "tts.synthesis.cancelled";
     /// Histogram of produced audio duration, in seconds.
     pub const AUDIO_DURATION: &str = "tts.audio.duration";
     /// Histogram of input text length, in characters.
@@ -217,6 +220,20 @@ pub mod limits {
     /// Longest label kept, in bytes; longer values are reported as
     /// [`other`](super::attr::OVERFLOW_VALUE).
     pub const LABEL_MAX_BYTES: usize = 128;
+    /// Longest text length accepted for `tts.text.chars` (4,294,967,295 characters); a larger
+    /// value is invalid. The bound keeps the histogram's integer sum from overflowing, which
+    /// in the SDK panics in a debug build and wraps in a release build.
+    // TODO: the sum can still overflow after 2^32 syntheses that each claim this many
+    // characters; only a floating-point histogram would rule that out, which changes the
+    // instrument's type.
+    pub const MAX_TEXT_CHARS: u64 = u32::MAX as u64;
+    /// Longest audio duration accepted for `tts.audio.seconds` (10^9 seconds, about 32 years);
+    /// a larger value is invalid, so the histogram's sum stays finite.
+    pub const MAX_AUDIO_SECONDS: f64 = 1e9;
+    /// Shortest audio duration an RTF is computed from (a microsecond, less than one sample at
+    /// any audio rate). A shorter positive duration is recorded as audio but gives no RTF, so a
+    /// subnormal duration cannot make an RTF near `f64::MAX` that overflows the histogram's sum.
+    pub const MIN_RATED_AUDIO_SECONDS: f64 = 1e-6;
 }
 
 /// Name of the instrumentation scope of the crate's own meter.

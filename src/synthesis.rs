@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use smallvec::SmallVec;
 
+use crate::semconv::limits::{MAX_AUDIO_SECONDS, MIN_RATED_AUDIO_SECONDS};
+
 /// How a synthesis ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -17,12 +19,20 @@ pub enum Outcome {
         /// The `error.type` of the event, or `_OTHER` when it named none.
         error_type: Arc<str>,
     },
+    /// The span declared `tts.audio.seconds` but closed without it and without an error: the
+    /// synthesis never finished, as when a request's future is dropped or a client goes away.
+    Cancelled,
 }
 
 impl Outcome {
     /// Whether the synthesis failed.
     pub fn is_failure(&self) -> bool {
         matches!(self, Outcome::Failed { .. })
+    }
+
+    /// Whether the synthesis was cancelled before it finished.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Outcome::Cancelled)
     }
 }
 
@@ -125,6 +135,12 @@ impl Synthesis {
         self
     }
 
+    /// Marks the synthesis cancelled before it finished.
+    pub fn cancelled(mut self) -> Self {
+        self.outcome = Outcome::Cancelled;
+        self
+    }
+
     /// Marks the synthesis failed with an error type.
     pub fn with_error(mut self, error_type: impl Into<Arc<str>>) -> Self {
         self.outcome = Outcome::Failed {
@@ -145,17 +161,19 @@ impl Synthesis {
         self
     }
 
-    /// The produced audio duration when it is finite and positive, the only values an RTF can
-    /// be computed from.
+    /// The produced audio duration when an RTF can be computed from it: at least
+    /// [`MIN_RATED_AUDIO_SECONDS`] and at most [`MAX_AUDIO_SECONDS`] (so finite and positive).
     pub fn valid_audio_seconds(&self) -> Option<f64> {
-        self.audio_seconds.filter(|s| s.is_finite() && *s > 0.0)
+        self.audio_seconds
+            .filter(|s| (MIN_RATED_AUDIO_SECONDS..=MAX_AUDIO_SECONDS).contains(s))
     }
 
     /// Real-time factor: latency divided by audio seconds; lower is faster.
     ///
-    /// `None` for a failed synthesis or one without a valid positive audio duration.
+    /// `None` for a failed or cancelled synthesis or one without a
+    /// [valid audio duration](Self::valid_audio_seconds).
     pub fn rtf(&self) -> Option<f64> {
-        if self.outcome.is_failure() {
+        if self.outcome != Outcome::Succeeded {
             return None;
         }
         let rtf = self.latency.as_secs_f64() / self.valid_audio_seconds()?;

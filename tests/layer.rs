@@ -613,3 +613,58 @@ fn a_monitor_attached_to_the_layer_summarises_the_spans() {
         .sum();
     assert_eq!(summary.rtf.all.count, exported);
 }
+
+#[test]
+fn a_dropped_synthesis_future_counts_as_cancelled_not_as_success_or_failure() {
+    #[tracing::instrument(
+        name = "tts.synthesize",
+        fields(tts.voice = "v", tts.cache.hit = false, tts.audio.seconds = Empty)
+    )]
+    async fn slow() {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        tracing::Span::current().record("tts.audio.seconds", 1.0);
+    }
+
+    for temporality in TEMPORALITIES {
+        let monitor = tts_otel::Monitor::default();
+        let h = Harness::with(temporality, |b| b.with_sink(monitor.clone()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        h.run(|| {
+            rt.block_on(async {
+                let cancelled = tokio::time::timeout(Duration::from_millis(10), slow()).await;
+                assert!(cancelled.is_err());
+            });
+            tracing::info_span!("tts.synthesize", tts.voice = "v").in_scope(|| {});
+        });
+
+        let summary = monitor.summary();
+        assert_eq!(summary.requests.total, 2);
+        assert_eq!(summary.requests.cancelled, 1);
+        assert_eq!(
+            (summary.requests.succeeded, summary.requests.failed),
+            (1, 0)
+        );
+        assert_eq!(
+            summary.latency_seconds.all.count, 1,
+            "only the finished one"
+        );
+
+        let all = h.collect();
+        let cancelled = only(&all, metric::SYNTHESIS_CANCELLED);
+        assert_eq!(
+            (cancelled.sum(), cancelled.attr(attr::VOICE)),
+            (1.0, Some("v"))
+        );
+        assert_eq!(only(&all, metric::SYNTHESIS_DURATION).count(), 1);
+        assert_eq!(
+            only(&all, metric::CACHE_REQUESTS).sum(),
+            1.0,
+            "its cache look-up happened"
+        );
+        assert_eq!(only(&all, metric::SYNTHESIS_UNRATED).sum(), 1.0);
+        assert_eq!(only(&all, metric::SYNTHESIS_ACTIVE).sum(), 0.0);
+    }
+}

@@ -604,3 +604,19 @@ proptest! {
         prop_assert_eq!(export.records.len() as u64, export.summary.requests.total);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn an_export_is_readable_like_any_file_the_process_writes() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    tts_otel::Monitor::default().export_json(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode & 0o044,
+        0o044,
+        "group and others can read it: {mode:o}"
+    );
+}

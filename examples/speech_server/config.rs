@@ -64,6 +64,11 @@ pub struct Config {
     /// Most engine processes at once; defaults to the number of CPUs.
     #[arg(long)]
     pub engine_concurrency: Option<usize>,
+
+    /// Serve with nothing recording (no subscriber, synthesis layer, monitor records or system
+    /// sampling), the baseline for measuring what telemetry costs.
+    #[arg(long)]
+    pub no_telemetry: bool,
 }
 
 impl Config {

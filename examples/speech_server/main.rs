@@ -35,7 +35,11 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> Result<(), BoxError> {
     let config = Config::parse();
-    let telemetry = Telemetry::install(config.monitor())?;
+    let telemetry = if config.no_telemetry {
+        Telemetry::off(config.monitor())?
+    } else {
+        Telemetry::install(config.monitor())?
+    };
 
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(async {

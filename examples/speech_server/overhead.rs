@@ -72,7 +72,7 @@ fn run(n: u32) -> Duration {
             "tts.synthesize",
             tts.voice = VOICES[i as usize % VOICES.len()],
             tts.model = "espeak-ng",
-            tts.text.chars = 120_u64,
+            tts.text.chars = 120_i64,
             tts.audio.seconds = Empty,
             tts.cache.hit = Empty,
             tts.format = "wav",

@@ -69,7 +69,7 @@ impl Speech {
         fields(
             tts.voice = %job.voice.id,
             tts.model = job.model,
-            tts.text.chars = job.chars,
+            tts.text.chars = job.chars as i64,
             tts.audio.seconds = tracing::field::Empty,
             tts.cache.hit = tracing::field::Empty,
             tts.format = job.format.as_str(),
@@ -121,7 +121,7 @@ impl Speech {
         fields(
             tts.voice = %job.voice.id,
             tts.model = job.model,
-            tts.text.chars = job.chars,
+            tts.text.chars = job.chars as i64,
             tts.audio.seconds = tracing::field::Empty,
             tts.cache.hit = tracing::field::Empty,
             tts.format = job.format.as_str(),

@@ -47,12 +47,33 @@ impl Telemetry {
         })
     }
 
-    /// Stops the sampler, then flushes and shuts the providers down within the guard's bound.
+    /// The same endpoints with nothing recording: no subscriber is installed, so no span
+    /// reaches a synthesis layer, the monitor stays empty and `/metrics` shows no synthesis.
+    ///
+    /// # Errors
+    ///
+    /// When the Prometheus exporter cannot be built.
+    pub fn off(monitor: MonitorConfig) -> Result<Self, BoxError> {
+        let (metrics, reader) = MetricsEndpoint::new()?;
+        let providers = Pipeline::from_env()
+            .without_export()
+            .with_metric_reader(reader)
+            .build_providers()?;
+        Ok(Telemetry {
+            metrics,
+            monitor: Monitor::new(monitor.with_system_interval(None)),
+            exporting: false,
+            guard: providers.start(),
+        })
+    }
+
+    /// Flushes and shuts the providers down within the guard's bound, then stops the sampler:
+    /// in that order, so the final export still carries the latest system readings.
     pub fn shutdown(mut self) {
-        self.monitor.stop_monitoring();
         if let Err(error) = self.guard.shutdown() {
             tracing::warn!(%error, "telemetry shutdown failed");
         }
+        self.monitor.stop_monitoring();
     }
 }
 

@@ -35,8 +35,13 @@ pub enum MetricsError {
 /// # drop((provider, router));
 /// ```
 ///
-/// Metric names are translated the Prometheus way: `tts.synthesis.rtf` (unit `1`) becomes
-/// `tts_synthesis_rtf_ratio`, counters gain `_total`.
+/// Metric names are translated the Prometheus way: units become suffixes (`_seconds`), counters
+/// gain `_total`, and this exporter gives the RTF histogram (unit `1`) the suffix `_ratio`:
+/// `tts_synthesis_rtf_ratio_bucket`.
+// TODO: the OpenTelemetry Collector's Prometheus exporter adds `_ratio` to gauges only, so the
+// same histogram arrives there as `tts_synthesis_rtf_bucket`, the name the rules and dashboard
+// in `otel-collector/` query; a service scraped here directly needs those RTF queries renamed
+// until both translators agree or the rules match either name.
 #[derive(Clone)]
 pub struct MetricsEndpoint {
     registry: Registry,

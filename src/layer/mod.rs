@@ -15,9 +15,15 @@
 //!
 //! Latency is the span's wall time from creation to close on the monotonic clock, across any
 //! number of enters, exits and awaits. RTF is latency over audio seconds, recorded only for a
-//! successful synthesis with a finite, positive audio duration; others are counted in
-//! `tts.synthesis.unrated`. Invalid values are dropped and counted in
-//! `tts.telemetry.invalid_values`.
+//! successful synthesis with an audio duration from a microsecond to 10^9 seconds; others are
+//! counted in `tts.synthesis.unrated`. A span that declares `tts.audio.seconds` and closes without
+//! recording it, and without an error, never finished (its future was dropped, its client went
+//! away): it is counted in `tts.synthesis.cancelled` and nowhere else but the cache counter.
+//! Invalid values are dropped and counted in `tts.telemetry.invalid_values`: a text length that
+//! is not a whole number from 0 to `u32::MAX`, an audio duration that is not from 0 to 10^9
+//! seconds, a speed that is not finite and positive, a value of the wrong kind for any contract
+//! field. A dropped text length or speed leaves the last valid one in place; the last audio
+//! duration recorded is the one judged when the span closes.
 //!
 //! # Implementation details
 //!
@@ -62,7 +68,12 @@ use crate::synthesis::{Outcome, Stage, Stages, Synthesis, SynthesisSink};
 /// stream("en-us");
 /// ```
 pub fn first_audio() {
-    tracing::event!(target: DIAGNOSTICS_TARGET, Level::INFO, { field::FIRST_AUDIO } = true);
+    tracing::event!(
+        target: DIAGNOSTICS_TARGET,
+        Level::INFO,
+        { field::FIRST_AUDIO } = true,
+        "first audio"
+    );
 }
 
 /// Measures synthesis spans into OpenTelemetry instruments and hands each finished synthesis to
@@ -187,6 +198,8 @@ impl SynthesisLayerBuilder {
 /// What the layer keeps in a synthesis span's extensions while it is open.
 struct SynthesisRecord {
     start: Instant,
+    /// The span declared `tts.audio.seconds`, so closing without it means cancelled.
+    expects_audio: bool,
     fields: Fields,
     first_audio: Option<Instant>,
     error: Option<Label>,
@@ -208,6 +221,11 @@ where
         if name == self.shared.span_name {
             let mut record = SynthesisRecord {
                 start: Instant::now(),
+                expects_audio: attrs
+                    .metadata()
+                    .fields()
+                    .field(field::AUDIO_SECONDS)
+                    .is_some(),
                 fields: Fields::default(),
                 first_audio: None,
                 error: None,
@@ -338,13 +356,14 @@ impl SynthesisLayer {
             None => shared.labels.voices.intern(attr::UNKNOWN_VALUE),
         };
         let failed = record.error.is_some();
+        let cancelled = !failed && record.expects_audio && !fields.audio_recorded;
         let audio = fields.audio_seconds;
-        let audio_valid = audio.filter(|s| s.is_finite() && *s >= 0.0);
+        let audio_valid = audio.filter(|s| (0.0..=limits::MAX_AUDIO_SECONDS).contains(s));
         if audio.is_some() && audio_valid.is_none() {
             shared.instruments.count_invalid(field::AUDIO_SECONDS);
         }
         let rtf = audio_valid
-            .filter(|s| *s > 0.0 && !failed)
+            .filter(|s| *s >= limits::MIN_RATED_AUDIO_SECONDS && !failed)
             .map(|s| latency.as_secs_f64() / s)
             .filter(|r| r.is_finite());
         let ttfa = record
@@ -363,6 +382,7 @@ impl SynthesisLayer {
             time_to_first_audio: ttfa.map(|t| t.as_secs_f64()),
             audio_seconds: audio_valid,
             text_chars: fields.text_chars,
+            cancelled,
         };
         shared.instruments.record(&labels, &measurement);
 
@@ -384,6 +404,7 @@ impl SynthesisLayer {
                 Some(error) => Outcome::Failed {
                     error_type: error.name,
                 },
+                None if cancelled => Outcome::Cancelled,
                 None => Outcome::Succeeded,
             },
             stages: record.stages,

@@ -45,7 +45,8 @@ pub struct ExportedRecord {
     pub voice: String,
     /// Wall time of the synthesis, in seconds.
     pub latency_seconds: f64,
-    /// Produced audio, in seconds; `null` when absent or not finite and positive.
+    /// Produced audio, in seconds; `null` when absent or not valid (from a microsecond to
+    /// 10^9 seconds).
     pub audio_seconds: Option<f64>,
     /// Real-time factor; `null` for a failure or without valid audio seconds.
     pub rtf: Option<f64>,
@@ -57,6 +58,9 @@ pub struct ExportedRecord {
     pub cache_hit: Option<bool>,
     /// Error type of a failure; `null` for a success.
     pub error_type: Option<String>,
+    /// Whether the synthesis was cancelled before it finished.
+    #[serde(default)]
+    pub cancelled: bool,
     /// Stage durations in seconds, by stage name; a stage that ran twice shows the sum.
     pub stages_seconds: BTreeMap<String, f64>,
 }
@@ -121,6 +125,7 @@ fn record(snapshot: &Snapshot, r: &Record) -> ExportedRecord {
         text_chars: r.text_chars(),
         cache_hit: r.cache_hit(),
         error_type: r.error().map(|e| label(&snapshot.errors, e)),
+        cancelled: r.cancelled(),
         stages_seconds: stages(snapshot, r),
     }
 }
@@ -162,10 +167,13 @@ pub(crate) fn replace_file(
         source,
     };
 
-    let mut temp = tempfile::Builder::new()
-        .prefix(EXPORT_TEMP_PREFIX)
-        .tempfile_in(folder)
-        .map_err(written)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(EXPORT_TEMP_PREFIX);
+    // A report is for sharing: readable like any file the process writes (the umask still
+    // applies), not the owner-only mode of a temporary file.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut temp = builder.tempfile_in(folder).map_err(written)?;
     write(temp.as_file_mut()).map_err(written)?;
     temp.as_file().sync_all().map_err(written)?;
     temp.persist(path).map_err(|e| ExportError::Replace {

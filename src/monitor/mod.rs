@@ -41,14 +41,15 @@
 //!   - `window`: `first_ended_at`, `last_ended_at` (and `_unix_seconds`), `records`,
 //!     `max_records`, `max_age_seconds`, `trend_retention_seconds`, `recorded_total`,
 //!     `dropped_stages`
-//!   - `requests`: `total`, `succeeded`, `failed`, `without_rtf`, `invalid_audio_seconds`,
+//!   - `requests`: `total`, `succeeded`, `failed`, `cancelled`, `without_rtf`,
+//!     `invalid_audio_seconds`,
 //!     `failed_by_error_type` (name → count)
 //!   - `latency_seconds`, `rtf`: `{all, cache_miss, cache_hit}`, each a stats object
 //!   - `time_to_first_audio_seconds`: stats
 //!   - `cache`: `hits`, `misses`, `unknown`, `hit_rate`
 //!   - `efficiency`: `audio_seconds_total`, `processing_seconds_total`,
 //!     `audio_seconds_per_processing_second`
-//!   - `voices`: voice → `{requests, succeeded, failed, without_rtf, cache_hits,
+//!   - `voices`: voice → `{requests, succeeded, failed, cancelled, without_rtf, cache_hits,
 //!     cache_misses, latency_seconds, rtf}`
 //!   - `text_length`: `short` (0–50 chars), `medium` (51–200), `long` (201–500),
 //!     `very_long` (501+), `unknown`, each shaped like a voice
@@ -62,10 +63,11 @@
 //! - the export ([`Export`]) is `{schema_version, generated_at, generated_at_unix_seconds,
 //!   summary, rtf_trend, records}`, with `records`: `[{ended_at, ended_at_unix_seconds, voice,
 //!   latency_seconds, audio_seconds, rtf, time_to_first_audio_seconds, text_chars, cache_hit,
-//!   error_type, stages_seconds}]`
+//!   error_type, cancelled, stages_seconds}]`
 //!
 //! Latency, time to first audio and stage statistics cover successful syntheses; RTF covers
-//! successful syntheses with a finite positive audio duration.
+//! successful syntheses with a valid audio duration, from a microsecond to 10^9 seconds
+//! ([`Synthesis::valid_audio_seconds`]).
 
 mod clock;
 mod config;

@@ -27,6 +27,9 @@ const NO_ERROR: u16 = u16::MAX;
 const CACHE_HIT: u8 = 0b01;
 const CACHE_MISS: u8 = 0b10;
 const AUDIO_INVALID: u8 = 0b100;
+const CANCELLED: u8 = 0b1000;
+/// Labels compared by pointer before hashing.
+const FAST_LABELS: usize = 8;
 
 /// Length class of the input text, by characters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +68,7 @@ pub(crate) struct Record {
     /// End time, microseconds since the Unix epoch.
     pub(crate) ended_at_us: i64,
     pub(crate) latency_s: f64,
-    /// Audio seconds when valid (finite and positive), NaN otherwise.
+    /// Audio seconds when valid (see [`Synthesis::valid_audio_seconds`]), NaN otherwise.
     audio_s: f64,
     /// Time to first audio in seconds, NaN when absent.
     ttfa_s: f64,
@@ -84,6 +87,16 @@ impl Record {
         self.error != NO_ERROR
     }
 
+    /// Whether the synthesis was cancelled before it finished.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.flags & CANCELLED != 0
+    }
+
+    /// Whether the synthesis finished without an error.
+    pub(crate) fn succeeded(&self) -> bool {
+        !self.failed() && !self.cancelled()
+    }
+
     pub(crate) fn error(&self) -> Option<u16> {
         self.failed().then_some(self.error)
     }
@@ -92,14 +105,14 @@ impl Record {
         (!self.audio_s.is_nan()).then_some(self.audio_s)
     }
 
-    /// Whether the synthesis carried an audio duration that was not finite and positive.
+    /// Whether the synthesis carried an audio duration that was not valid.
     pub(crate) fn audio_invalid(&self) -> bool {
         self.flags & AUDIO_INVALID != 0
     }
 
     /// Latency over audio seconds, for a success with valid audio and a finite quotient.
     pub(crate) fn rtf(&self) -> Option<f64> {
-        if self.failed() {
+        if !self.succeeded() {
             return None;
         }
         let rtf = self.latency_s / self.audio_seconds()?;
@@ -164,7 +177,8 @@ fn flags(synthesis: &Synthesis, audio_valid: bool) -> u8 {
         None => 0,
     };
     let invalid = synthesis.audio_seconds.is_some() && !audio_valid;
-    cache | if invalid { AUDIO_INVALID } else { 0 }
+    let cancelled = synthesis.outcome.is_cancelled();
+    cache | if invalid { AUDIO_INVALID } else { 0 } | if cancelled { CANCELLED } else { 0 }
 }
 
 /// A bounded table of label values; values beyond the limit share the `other` id.
@@ -190,6 +204,12 @@ impl Labels {
     // a long run ends up reporting new ones as `other`; reclaiming slots needs a scan of the
     // ring for ids still in use, which the record path cannot afford.
     fn id(&mut self, name: &Arc<str>) -> u16 {
+        // The synthesis layer hands over its own interned names, the very allocations kept
+        // here, so a pointer comparison over the few first names usually finds them unhashed.
+        let mut interned = self.names.iter().take(FAST_LABELS);
+        if let Some(id) = interned.position(|known| Arc::ptr_eq(known, name)) {
+            return id as u16;
+        }
         if let Some(id) = self.ids.get(&**name) {
             return *id;
         }

@@ -84,10 +84,15 @@ pub struct RequestCounts {
     pub succeeded: u64,
     /// Syntheses with an error.
     pub failed: u64,
-    /// Successful syntheses without a finite positive audio duration, hence without RTF.
+    /// Syntheses cancelled before they finished (their span declared `tts.audio.seconds` and
+    /// closed without it, and without an error).
+    pub cancelled: u64,
+    /// Successful syntheses without a valid audio duration (from a microsecond to 10^9
+    /// seconds), hence without RTF.
     pub without_rtf: u64,
-    /// Syntheses whose audio duration was given but not finite and positive (NaN, infinite,
-    /// zero or negative); they are among `without_rtf` when they succeeded.
+    /// Syntheses whose audio duration was given but not valid (NaN, infinite, zero, negative,
+    /// under a microsecond or over 10^9 seconds); they are among `without_rtf` when they
+    /// succeeded.
     pub invalid_audio_seconds: u64,
     /// Failed syntheses per error type.
     pub failed_by_error_type: BTreeMap<String, u64>,
@@ -143,6 +148,8 @@ pub struct GroupSummary {
     pub succeeded: u64,
     /// Syntheses with an error.
     pub failed: u64,
+    /// Syntheses cancelled before they finished.
+    pub cancelled: u64,
     /// Successful syntheses without RTF.
     pub without_rtf: u64,
     /// Served from the cache.
@@ -160,6 +167,8 @@ impl GroupSummary {
         self.requests += 1;
         if r.failed() {
             self.failed += 1;
+        } else if r.cancelled() {
+            self.cancelled += 1;
         } else {
             self.succeeded += 1;
             self.without_rtf += u64::from(r.rtf().is_none());
@@ -199,9 +208,11 @@ pub(crate) struct Context {
 /// Computes a summary from records already filtered to the window.
 pub(crate) fn build(snapshot: &Snapshot, context: Context) -> Summary {
     let records = &snapshot.records;
-    let latency = Sorted::new(records, |r| (!r.failed()).then_some(r.latency_s));
+    let latency = Sorted::new(records, |r| r.succeeded().then_some(r.latency_s));
     let rtf = Sorted::new(records, Record::rtf);
-    let ttfa = Sorted::new(records, |r| r.time_to_first_audio().filter(|_| !r.failed()));
+    let ttfa = Sorted::new(records, |r| {
+        r.time_to_first_audio().filter(|_| r.succeeded())
+    });
 
     Summary {
         schema_version: crate::semconv::monitor::SCHEMA_VERSION,
@@ -247,6 +258,7 @@ fn requests(snapshot: &Snapshot) -> RequestCounts {
                     *n += 1;
                 }
             }
+            None if r.cancelled() => counts.cancelled += 1,
             None => {
                 counts.succeeded += 1;
                 counts.without_rtf += u64::from(r.rtf().is_none());
@@ -366,7 +378,7 @@ fn length_classes(records: &[Record], latency: &Sorted, rtf: &Sorted) -> LengthC
 
 fn stages(snapshot: &Snapshot) -> BTreeMap<String, Stats> {
     let mut values = vec![Vec::new(); snapshot.stages.len()];
-    for r in snapshot.records.iter().filter(|r| !r.failed()) {
+    for r in snapshot.records.iter().filter(|r| r.succeeded()) {
         for (id, seconds) in r.stages() {
             if let Some(v) = values.get_mut(usize::from(id)) {
                 v.push(seconds);

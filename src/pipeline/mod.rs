@@ -14,7 +14,7 @@
 //!
 //! A global subscriber with three layers: a `fmt` layer printing what an `EnvFilter` allows
 //! (`RUST_LOG`; by default `info`, with the SDK's own chatter held back to warnings); the
-//! [`SynthesisLayer`](crate::SynthesisLayer) measuring synthesis spans into the meter provider;
+//! [`SynthesisLayer`] measuring synthesis spans into the meter provider;
 //! and `tracing-opentelemetry`'s layer exporting spans at INFO and above as traces. The meter and
 //! tracer providers also become OpenTelemetry's global ones, and W3C trace context its
 //! propagator.

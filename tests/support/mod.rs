@@ -223,3 +223,12 @@ fn attrs<'a>(kvs: impl Iterator<Item = &'a opentelemetry::KeyValue>) -> BTreeMap
     })
     .collect()
 }
+
+/// Resident memory of this process, the `VmRSS` line of `/proc/self/status` (the resident
+/// pages of `/proc/self/statm`, in bytes whatever the page size); `None` where there is none.
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
