@@ -81,7 +81,9 @@ pub struct Synthesis {
     /// Stage spans that closed inside this synthesis, in closing order. Empty when the layer has
     /// no sink beyond its instruments, since nothing would read them.
     pub stages: Stages,
-    /// Wall-clock time at which the synthesis ended.
+    /// Wall-clock time at which the synthesis ended. The synthesis layer derives it from the
+    /// monotonic end reading and an offset to the system clock at most a second old, so a step
+    /// of the system clock shows here within a second.
     pub ended_at: SystemTime,
 }
 

@@ -35,10 +35,11 @@
 //! `tracing` events cannot deadlock it, and events of the SDK's targets are ignored.
 
 mod fields;
+mod wall_clock;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use opentelemetry::metrics::Meter;
 use tracing::span::{Attributes, Id, Record};
@@ -48,6 +49,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use tracing_subscriber::Layer;
 
 use self::fields::{EventFields, EventVisitor, FieldVisitor, Fields, Invalid};
+use self::wall_clock::WallClock;
 use crate::instruments::{CacheResult, Instruments, Measurement, SeriesLabels};
 use crate::labels::{Label, LabelSet};
 use crate::semconv::{attr, field, limits, DIAGNOSTICS_TARGET, SDK_TARGET_PREFIX};
@@ -102,6 +104,7 @@ pub(crate) struct Shared {
     instruments: Instruments,
     labels: Labels,
     sinks: Vec<Arc<dyn SynthesisSink>>,
+    wall_clock: WallClock,
 }
 
 /// The bounded label sets of the attributes the layer reports.
@@ -190,6 +193,7 @@ impl SynthesisLayerBuilder {
                     formats: labels(self.label_limit),
                 },
                 sinks: self.sinks,
+                wall_clock: WallClock::new(),
             }),
         }
     }
@@ -345,8 +349,8 @@ impl SynthesisLayer {
     }
 
     fn finish_synthesis(&self, record: SynthesisRecord) {
-        let latency = record.start.elapsed();
-        let ended_at = SystemTime::now();
+        let ended = Instant::now();
+        let latency = ended.saturating_duration_since(record.start);
         let shared = &*self.shared;
         shared.instruments.active.add(-1);
 
@@ -408,7 +412,7 @@ impl SynthesisLayer {
                 None => Outcome::Succeeded,
             },
             stages: record.stages,
-            ended_at,
+            ended_at: shared.wall_clock.at(ended),
         };
         for sink in &shared.sinks {
             sink.record(&synthesis);

@@ -198,9 +198,10 @@ impl Monitor {
     /// [`SynthesisSink`].
     pub fn record_synthesis(&self, synthesis: &Synthesis) {
         let clock = self.shared.config.clock();
+        let record = store::measure(synthesis);
         let overflow = {
             let mut history = lock(&self.shared.history);
-            let pushed = history.store.push(synthesis);
+            let pushed = history.store.push(record, synthesis);
             let (ended_at_us, rtf) = (pushed.record.ended_at_us, pushed.record.rtf());
             history
                 .trend

@@ -148,8 +148,8 @@ impl Record {
     }
 }
 
-/// The numeric part of a record, built outside the lock.
-fn measure(synthesis: &Synthesis) -> Record {
+/// The numeric part of a record, built before the store's lock is taken.
+pub(crate) fn measure(synthesis: &Synthesis) -> Record {
     let audio = synthesis.valid_audio_seconds();
     let ttfa = synthesis.time_to_first_audio.map(|d| d.as_secs_f64());
     let chars = synthesis
@@ -283,9 +283,9 @@ impl Store {
         }
     }
 
-    /// Builds the record of `synthesis` and keeps it, dropping the oldest one when full.
-    pub(crate) fn push(&mut self, synthesis: &Synthesis) -> Pushed {
-        let mut record = measure(synthesis);
+    /// Completes `record`, the [`measure`] of `synthesis`, with its label ids and keeps it,
+    /// dropping the oldest one when full.
+    pub(crate) fn push(&mut self, mut record: Record, synthesis: &Synthesis) -> Pushed {
         record.voice = self.voices.id(&synthesis.voice);
         if let Outcome::Failed { error_type } = &synthesis.outcome {
             record.error = self.errors.id(error_type);
@@ -359,6 +359,12 @@ mod tests {
 
     use super::*;
 
+    impl Store {
+        fn push_synthesis(&mut self, synthesis: &Synthesis) -> Pushed {
+            self.push(measure(synthesis), synthesis)
+        }
+    }
+
     #[test]
     fn a_record_is_seventy_two_bytes() {
         assert_eq!(std::mem::size_of::<Record>(), 72);
@@ -370,7 +376,7 @@ mod tests {
         let overflows: Vec<_> = (0..LABEL_LIMIT + 10)
             .filter_map(|i| {
                 store
-                    .push(&Synthesis::new(format!("v{i}"), Duration::ZERO))
+                    .push_synthesis(&Synthesis::new(format!("v{i}"), Duration::ZERO))
                     .first_overflow
             })
             .collect();
@@ -388,7 +394,7 @@ mod tests {
         for _ in 0..MAX_STAGES + 2 {
             synthesis = synthesis.with_stage("inference", Duration::from_millis(1));
         }
-        let record = store.push(&synthesis).record;
+        let record = store.push_synthesis(&synthesis).record;
         assert_eq!(record.stages().count(), MAX_STAGES);
         assert_eq!(store.dropped_stages, 2);
     }

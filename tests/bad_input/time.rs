@@ -162,9 +162,10 @@ fn before_the_epoch() -> i64 {
     -(since.as_secs() as i64) - 3600
 }
 
-// TODO: only the monitor's clock jumps here; the layer stamps each synthesis's end with
-// `SystemTime::now()`, which a test cannot move, so a backwards jump of those stamps is covered
-// by the monitor's own tests with hand-made syntheses, not through spans.
+// TODO: only the monitor's clock jumps here; the layer stamps each synthesis's end from the
+// system clock (through an offset it measures again every second), which a test cannot move, so
+// a backwards jump of those stamps is covered by the monitor's own tests with hand-made
+// syntheses, not through spans.
 #[test]
 fn a_wall_clock_that_jumps_keeps_latency_monotonic_and_trend_buckets_ordered() {
     let _shared = shared();
