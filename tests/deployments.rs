@@ -8,6 +8,7 @@ use std::process::Command;
 
 use serde_json::Value as Json;
 use serde_norway::Value as Yaml;
+use tts_otel::semconv::system_metric as system;
 use tts_otel::semconv::{attr, metric, unit};
 
 fn dir() -> PathBuf {
@@ -55,18 +56,16 @@ fn emitted() -> Vec<(&'static str, &'static str, Kind)> {
         (metric::STAGE_DURATION, unit::SECONDS, Histogram),
         (metric::INVALID_VALUES, unit::VALUE, Counter),
     ];
-    // TODO: take these names from the system sampler's constants in `semconv` once that part
-    // is merged here; until then they are spelled as the semantic conventions name them.
     all.extend([
-        ("system.cpu.utilization", unit::RATIO, Gauge),
-        ("system.memory.usage", unit::BYTES, UpDownCounter),
-        ("system.memory.utilization", unit::RATIO, Gauge),
-        ("process.cpu.utilization", unit::RATIO, Gauge),
-        ("process.memory.usage", unit::BYTES, UpDownCounter),
-        ("process.memory.virtual", unit::BYTES, UpDownCounter),
-        ("process.thread.count", unit::THREAD, UpDownCounter),
-        ("system.disk.io", unit::BYTES, Counter),
-        ("system.network.io", unit::BYTES, Counter),
+        (system::CPU_UTILIZATION, unit::RATIO, Gauge),
+        (system::MEMORY_USAGE, unit::BYTES, UpDownCounter),
+        (system::MEMORY_UTILIZATION, unit::RATIO, Gauge),
+        (system::PROCESS_CPU_UTILIZATION, unit::RATIO, Gauge),
+        (system::PROCESS_MEMORY_USAGE, unit::BYTES, UpDownCounter),
+        (system::PROCESS_MEMORY_VIRTUAL, unit::BYTES, UpDownCounter),
+        (system::PROCESS_THREAD_COUNT, unit::THREAD, UpDownCounter),
+        (system::DISK_IO, unit::BYTES, Counter),
+        (system::NETWORK_IO, unit::BYTES, Counter),
     ]);
     all
 }
