@@ -26,22 +26,27 @@
 //! The `tts_layer_monitor` process then runs a million more requests, reading its resident
 //! memory after each quarter, and times the monitor's own record and summary.
 //!
+//! Last, `tts_layer` and `tts_layer_monitor` run again in four pairs of processes, in
+//! alternating order, timing only; the monitor's ratio is the median of the four pair ratios,
+//! so drift between two processes run minutes apart cancels.
+//!
 //! Run: `cargo bench --bench synthesis_span -- --warm-up-time 2 --measurement-time 5` (about
-//! three minutes); it ends with the table below.
+//! five minutes); it ends with the table below.
 //!
 //! # Last run
 //!
-//! 2026-12-03, 2-core x86-64 development machine, otherwise idle; median ns per request:
+//! 2026-12-04, 2-core x86-64 development machine, otherwise idle; median ns per request:
 //!
 //! ```text
-//! bare_span 55.8   raw_sdk_floor 514.9   tracing_otel_metrics_layer 920.7
-//! tts_layer 436.8  tts_layer_monitor 537.5
-//! tts_layer / raw_sdk_floor 0.85              tts_layer / tracing_otel_metrics_layer 0.47
-//! tts_layer_monitor / tts_layer 1.23          raw_sdk_floor / bare_span 9.23
-//! two threads / one, same series: raw_sdk_floor 1.39, tts_layer 1.21
-//! two threads / one, disjoint series: raw_sdk_floor 1.18, tts_layer 1.03
-//! monitor: record 80.3 ns, summary of a full window 0.57 ms
-//! resident MiB after 0.25 / 0.5 / 0.75 / 1 M requests: 6.5 / 6.5 / 6.5 / 6.5
+//! bare_span 55.6   raw_sdk_floor 526.4   tracing_otel_metrics_layer 945.9
+//! tts_layer 431.2  tts_layer_monitor 502.0
+//! tts_layer / raw_sdk_floor 0.82              tts_layer / tracing_otel_metrics_layer 0.46
+//! tts_layer_monitor / tts_layer 1.19 (median of 4 alternating pairs)
+//! raw_sdk_floor / bare_span 9.47
+//! two threads / one, same series: raw_sdk_floor 1.45, tts_layer 1.18
+//! two threads / one, disjoint series: raw_sdk_floor 1.26, tts_layer 1.04
+//! monitor: record 70.0 ns, summary of a full window 0.45 ms
+//! resident MiB after 0.25 / 0.5 / 0.75 / 1 M requests: 7.1 / 7.1 / 7.1 / 7.1
 //! ```
 
 use std::hint::black_box;
