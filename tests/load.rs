@@ -12,8 +12,12 @@
 //! demo's corpus plan (real espeak-ng runs, repeats and streamed responses; engine-bound) and a
 //! cache-hot one (one short sentence, so every request after the first is a cache hit; bound by
 //! the server itself, where telemetry's share is largest). With telemetry on, every request
-//! served must be recorded once by the monitor and once in `tts.synthesis.duration` on
-//! `/metrics`.
+//! served must be recorded once in each place the server's syntheses are counted: the
+//! monitor, `tts.synthesis.duration` on `/metrics`, the same histogram's count in a real
+//! Prometheus server scraping `/metrics` every second (Debian's `prometheus`, started by the
+//! phase), and its count as a real OpenTelemetry Collector received it over OTLP/HTTP (`rotel`,
+//! started by the run for each `on` phase, printing the metrics it receives; the spans are
+//! exported to it too, and not printed).
 //!
 //! A third way, `log`, installs only what a service using `tracing` has anyway: a registry
 //! with the printed log and its filter (the pipeline's default, `info,opentelemetry=warn`,
@@ -57,8 +61,14 @@ mod text;
 #[path = "../examples/speech_server/wav.rs"]
 mod wav;
 
+#[path = "support/collector.rs"]
+mod collector;
 #[path = "speech_server/harness.rs"]
 mod harness;
+#[path = "speech_server/prometheus.rs"]
+mod prometheus;
+#[path = "support/received.rs"]
+mod received;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -67,12 +77,15 @@ use std::time::{Duration, Instant};
 use clap::Parser as _;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
-use tts_otel::semconv::{defaults, DIAGNOSTICS_TARGET};
+use tts_otel::semconv::{defaults, env, metric, DIAGNOSTICS_TARGET};
 use tts_otel::MonitorConfig;
 
+use crate::collector::Collector;
 use crate::config::Config;
 use crate::corpus::Planned;
 use crate::harness::{require, Harness};
+use crate::prometheus::Prometheus;
+use crate::received::Received;
 use crate::telemetry::Telemetry;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -268,10 +281,13 @@ async fn without_telemetry(workload: Workload, bounds: Bounds) -> Result<Seen, B
     Ok(seen)
 }
 
-/// A phase against a server with the example's telemetry; also checks that the monitor and
-/// `/metrics` recorded exactly the requests served.
+/// A phase against a server with the example's telemetry; also checks that the monitor,
+/// `/metrics` and a Prometheus server scraping it recorded exactly the requests served, and
+/// flushes the OTLP export for the run to check the collector's count.
 async fn with_telemetry(workload: Workload, bounds: Bounds) -> Seen {
     let server = Harness::start(&[]).await;
+    let prometheus = Prometheus::start(server.base.trim_start_matches("http://"));
+    prometheus.wait_until_up().await;
     let recorded = |s: tts_otel::Summary| s.window.recorded_total;
     let before = (
         recorded(server.summary().await),
@@ -299,8 +315,40 @@ async fn with_telemetry(workload: Workload, bounds: Bounds) -> Seen {
         exported, seen.served as f64,
         "{workload:?}: /metrics lost or added requests"
     );
+
+    let expected = before.1 + seen.served as f64;
+    let query = format!("sum({SCRAPED_SYNTHESES})");
+    let scraped = prometheus
+        .query_until(&query, "", |samples| {
+            samples.len() == 1 && samples[0].1 >= expected
+        })
+        .await;
+    println!(
+        "{workload:?}: Prometheus counted {}",
+        scraped[0].1 - before.1
+    );
+    assert_eq!(
+        scraped[0].1, expected,
+        "{workload:?}: Prometheus lost or added requests"
+    );
+    server.flush_telemetry();
     server.stop().await;
     seen
+}
+
+/// `tts.synthesis.duration`'s count as Prometheus names it when it scrapes `/metrics`.
+const SCRAPED_SYNTHESES: &str = "tts_synthesis_duration_seconds_count";
+
+/// Syntheses counted in the last `tts.synthesis.duration` point of each series that the
+/// collector printed; with cumulative temporality, every synthesis it received.
+fn collector_syntheses(output: &str) -> u64 {
+    let mut latest = std::collections::BTreeMap::new();
+    for point in Received::parse(output).points {
+        if point.metric == metric::SYNTHESIS_DURATION {
+            latest.insert(point.attrs, point.count.unwrap_or(0));
+        }
+    }
+    latest.values().sum()
 }
 
 /// One phase, run in a process of its own by the test below: `LOAD_PHASE` is `off`, `log` or
@@ -338,15 +386,27 @@ const PHASE: &str = "LOAD_PHASE";
 const WORKLOAD: &str = "LOAD_WORKLOAD";
 const RESULT: &str = "LOAD_RESULT";
 
-/// Runs one phase in a new process of this test binary; its figures.
-fn run_phase(workload: Workload, telemetry: &str) -> Result<Seen, BoxError> {
-    let output = std::process::Command::new(std::env::current_exe()?)
+/// Runs one phase in a new process of this test binary; its figures. A phase with `collector`
+/// exports its traces and metrics there over OTLP/HTTP, metrics every second.
+fn run_phase(
+    workload: Workload,
+    telemetry: &str,
+    collector: Option<&Collector>,
+) -> Result<Seen, BoxError> {
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command
         .args(["--ignored", "--exact", "load_phase", "--nocapture"])
         .env(PHASE, telemetry)
-        .env(WORKLOAD, format!("{workload:?}"))
-        .output()?;
+        .env(WORKLOAD, format!("{workload:?}"));
+    if let Some(collector) = collector {
+        command
+            .env(env::OTLP_ENDPOINT, collector.http_endpoint())
+            .env(env::OTLP_PROTOCOL, "http/protobuf")
+            .env(env::METRIC_EXPORT_INTERVAL, "1000");
+    }
+    let output = command.output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let worth = ["served", "panicked", "Error"];
+    let worth = ["served", "counted", "panicked", "Error"];
     for line in stdout
         .lines()
         .filter(|l| worth.iter().any(|w| l.contains(w)))
@@ -387,6 +447,23 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// An `on` phase exporting to a collector of its own; checks that the collector received a
+/// count of exactly the requests served.
+fn exported_phase(workload: Workload) -> Result<Seen, BoxError> {
+    let collector = Collector::printing(&["metrics"]);
+    let seen = run_phase(workload, "on", Some(&collector))?;
+    let output = collector.wait_for(Duration::from_secs(15), "every synthesis", |out| {
+        collector_syntheses(out) >= seen.served
+    });
+    let received = collector_syntheses(&output);
+    println!("  [{workload:?} on] the collector counted {received}");
+    assert_eq!(
+        received, seen.served,
+        "{workload:?}: the collector lost or added requests"
+    );
+    Ok(seen)
+}
+
 #[test]
 #[ignore = "a load run: cargo test --release --features http --test load -- --ignored --nocapture"]
 fn the_speech_server_under_load_records_every_request_it_serves() -> Result<(), BoxError> {
@@ -406,7 +483,11 @@ fn the_speech_server_under_load_records_every_request_it_serves() -> Result<(), 
         let mut by_way: [Vec<Seen>; 3] = Default::default();
         for round in 0..rounds {
             for way in order(round) {
-                let seen = run_phase(workload, way)?;
+                let seen = if way == "on" {
+                    exported_phase(workload)?
+                } else {
+                    run_phase(workload, way, None)?
+                };
                 println!(
                     "{:<8} | {way:<3} | {:>6} ({:>6}) | {:>6} | {:>7.1} | {:>10.1} | {:>8.1}",
                     format!("{workload:?}"),

@@ -67,6 +67,19 @@ impl Telemetry {
         })
     }
 
+    /// Exports what traces and metrics hold now, within the guard's bound; for a caller that
+    /// cannot drop the telemetry before its process ends.
+    ///
+    /// # Errors
+    ///
+    /// When the bound passed or a provider failed.
+    // The server itself flushes by shutting down; the load run's harness keeps its telemetry
+    // for the whole process and flushes instead.
+    #[allow(dead_code)]
+    pub fn flush(&self) -> Result<(), BoxError> {
+        Ok(self.guard.flush()?)
+    }
+
     /// Flushes and shuts the providers down within the guard's bound, then stops the sampler:
     /// in that order, so the final export still carries the latest system readings.
     pub fn shutdown(mut self) {

@@ -117,6 +117,13 @@ impl Harness {
         (status, response.bytes().await.expect("a whole body"))
     }
 
+    /// Exports the process's telemetry now, where a collector is configured.
+    pub fn flush_telemetry(&self) {
+        telemetry()
+            .flush()
+            .expect("the telemetry flushes within its bound");
+    }
+
     pub async fn metrics(&self) -> Metrics {
         let (status, body) = self.get("/metrics").await;
         assert_eq!(status, StatusCode::OK);

@@ -20,17 +20,26 @@ pub struct Collector {
     child: Option<Child>,
     grpc_port: u16,
     http_port: u16,
+    /// The signals whose data the collector prints: `traces`, `metrics` or both.
+    printed: &'static [&'static str],
     dir: tempfile::TempDir,
 }
 
 impl Collector {
     /// Starts a collector on two free loopback ports, failing the test when rotel is missing.
     pub fn start() -> Collector {
+        Collector::printing(&["traces", "metrics"])
+    }
+
+    /// Starts a collector that receives every signal but prints only the `printed` ones, for
+    /// runs whose spans would flood its log.
+    pub fn printing(printed: &'static [&'static str]) -> Collector {
         let dir = tempfile::tempdir().expect("temporary directory");
         let mut collector = Collector {
             child: None,
             grpc_port: free_port(),
             http_port: free_port(),
+            printed,
             dir,
         };
         collector.restart();
@@ -75,8 +84,12 @@ impl Collector {
             .open(&log)
             .expect("collector log");
         let err = out.try_clone().expect("collector log");
-        let child = Command::new(&agent)
-            .arg("start")
+        let mut command = Command::new(&agent);
+        command.arg("start");
+        for signal in self.printed {
+            command.args(["--debug-log", signal]);
+        }
+        let child = command
             .args([
                 "--otlp-grpc-endpoint",
                 &format!("127.0.0.1:{}", self.grpc_port),
@@ -86,7 +99,6 @@ impl Collector {
                 &format!("127.0.0.1:{}", self.http_port),
             ])
             .args(["--exporter", "blackhole"])
-            .args(["--debug-log", "traces", "--debug-log", "metrics"])
             .args(["--debug-log-verbosity", "detailed"])
             .args(["--batch-timeout", "50ms"])
             .arg("--pid-file")
