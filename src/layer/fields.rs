@@ -31,6 +31,32 @@ pub(super) struct Fields {
     pub(super) audio_recorded: bool,
 }
 
+impl Fields {
+    /// Takes every value `update` holds, keeping the current one where it holds none.
+    pub(super) fn merge(&mut self, update: Fields) {
+        let Fields {
+            voice,
+            model,
+            format,
+            text_chars,
+            audio_seconds,
+            cache_hit,
+            speed,
+            streaming,
+            audio_recorded,
+        } = update;
+        self.voice = voice.or(self.voice.take());
+        self.model = model.or(self.model.take());
+        self.format = format.or(self.format.take());
+        self.text_chars = text_chars.or(self.text_chars);
+        self.audio_seconds = audio_seconds.or(self.audio_seconds);
+        self.cache_hit = cache_hit.or(self.cache_hit);
+        self.speed = speed.or(self.speed);
+        self.streaming = streaming.or(self.streaming);
+        self.audio_recorded |= audio_recorded;
+    }
+}
+
 /// Contract fields whose value was invalid, at most one mark per field and visit.
 #[derive(Debug, Default)]
 pub(super) struct Invalid {

@@ -247,13 +247,16 @@ where
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let invalid = {
-            let mut extensions = span.extensions_mut();
-            let Some(record) = extensions.get_mut::<SynthesisRecord>() else {
-                return;
-            };
-            self.visit(&mut record.fields, |v| values.record(v))
-        };
+        if span.extensions().get::<SynthesisRecord>().is_none() {
+            return;
+        }
+        // Values are visited with no lock held: formatting a user's value may emit an event
+        // (a `Debug` impl that logs), which reaches this layer and takes the same extensions.
+        let mut update = Fields::default();
+        let invalid = self.visit(&mut update, |v| values.record(v));
+        if let Some(record) = span.extensions_mut().get_mut::<SynthesisRecord>() {
+            record.fields.merge(update);
+        }
         self.count_invalid(&invalid);
     }
 
