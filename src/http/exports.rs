@@ -38,38 +38,43 @@ impl Exports {
     pub(super) fn write(&self, monitor: &Monitor) -> Result<PathBuf, ExportError> {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         let name = file_name(SystemTime::now(), sequence);
-        let path = self.folder.join(name);
+        let path = self.folder.join(&name);
         monitor.export_json(&path)?;
-        self.prune();
+        self.prune(&name);
         Ok(path)
     }
 
-    /// Removes the oldest exports beyond `keep`; names sort by time. Best effort: a file that
+    /// Removes the least recently written exports beyond `keep`, never `written`, the one just
+    /// written. Files are ordered by modification time, then name, not by the time in their
+    /// names: a folder may hold names from a clock that ran ahead. Best effort: a file that
     /// cannot be listed or removed stays.
-    fn prune(&self) {
+    fn prune(&self, written: &str) {
         let _one_at_a_time = self.pruning.lock().unwrap_or_else(PoisonError::into_inner);
-        let Ok(mut names) = export_names(&self.folder) else {
+        let Ok(mut exports) = export_files(&self.folder) else {
             return;
         };
-        names.sort();
-        let excess = names.len().saturating_sub(self.keep);
-        for name in &names[..excess] {
+        exports.sort();
+        let excess = exports.len().saturating_sub(self.keep);
+        let oldest = exports.iter().filter(|(_, name)| name != written);
+        for (_, name) in oldest.take(excess) {
             let _ = fs::remove_file(self.folder.join(name));
         }
     }
 }
 
-fn export_names(folder: &Path) -> io::Result<Vec<String>> {
-    let mut names = Vec::new();
+/// The exports in `folder`, each with its modification time (the epoch where none is known).
+fn export_files(folder: &Path) -> io::Result<Vec<(SystemTime, String)>> {
+    let mut exports = Vec::new();
     for entry in fs::read_dir(folder)? {
-        let name = entry?.file_name();
-        if let Some(name) = name.to_str() {
-            if name.starts_with(PREFIX) && name.ends_with(SUFFIX) {
-                names.push(name.to_owned());
-            }
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with(PREFIX) && name.ends_with(SUFFIX) {
+            let modified = entry.metadata().and_then(|m| m.modified());
+            exports.push((modified.unwrap_or(SystemTime::UNIX_EPOCH), name.to_owned()));
         }
     }
-    Ok(names)
+    Ok(exports)
 }
 
 /// `performance-20250102T030405.678Z-000007.json`: UTC time to the millisecond, then a
@@ -105,7 +110,7 @@ mod tests {
 
         let written: Vec<PathBuf> = (0..4).map(|_| exports.write(&monitor).unwrap()).collect();
 
-        let mut left = export_names(folder.path()).unwrap();
+        let mut left = names(folder.path());
         left.sort();
         let newest: Vec<String> = written[2..]
             .iter()
@@ -113,5 +118,26 @@ mod tests {
             .collect();
         assert_eq!(left, newest);
         assert!(folder.path().join("notes.json").exists());
+    }
+
+    #[test]
+    fn names_from_a_clock_that_ran_ahead_never_cost_the_export_just_written() {
+        let folder = tempfile::tempdir().unwrap();
+        let ahead = UNIX_EPOCH + Duration::from_secs(4_102_444_800); // 2100-01-01
+        for i in 0..3 {
+            fs::write(folder.path().join(file_name(ahead, i)), "{}").unwrap();
+        }
+        let exports = Exports::new(folder.path().to_owned(), 3);
+
+        let written = exports.write(&Monitor::default()).unwrap();
+
+        assert!(written.exists(), "the export it answers with is there");
+        let left = names(folder.path());
+        assert_eq!(left.len(), 3, "{left:?}");
+    }
+
+    fn names(folder: &Path) -> Vec<String> {
+        let files = export_files(folder).unwrap();
+        files.into_iter().map(|(_, name)| name).collect()
     }
 }
