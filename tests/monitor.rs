@@ -262,6 +262,22 @@ fn an_empty_monitor_gives_zero_counts_and_null_statistics() {
 }
 
 #[test]
+fn a_limit_larger_than_memory_claims_only_what_is_recorded() {
+    let monitor = Monitor::new(
+        MonitorConfig::default()
+            .with_max_records(usize::MAX)
+            .with_max_age(None),
+    );
+    for i in 0..3 {
+        monitor.record(rated(0.1, 1.0).with_ended_at(at(T0 + i)));
+    }
+    let summary = monitor.summary();
+    assert_eq!(summary.window.records, 3);
+    assert_eq!(summary.window.max_records as u128, usize::MAX as u128);
+    assert_eq!(summary.rtf.all.count, 3);
+}
+
+#[test]
 fn records_beyond_the_limit_drop_the_oldest() {
     let monitor = Monitor::new(
         MonitorConfig::default()

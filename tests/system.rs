@@ -269,6 +269,25 @@ fn stop_returns_within_a_second_even_with_a_long_interval() {
 }
 
 #[test]
+fn an_interval_too_long_for_the_clock_takes_one_reading_and_waits_to_be_stopped() {
+    let _serial = serial();
+    let config = SamplerConfig::default().with_interval(Duration::MAX);
+    let sampler = SystemSampler::start(&TestMeter::new().meter, config, vec![]).unwrap();
+    wait_for(&sampler, |_| true);
+    std::thread::sleep(Duration::from_millis(100));
+
+    assert_eq!(
+        sampler_threads(),
+        1,
+        "the sampler thread is alive, not panicked"
+    );
+    let started = Instant::now();
+    sampler.stop();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(sampler_threads(), 0);
+}
+
+#[test]
 fn dropping_the_sampler_ends_its_thread() {
     let _serial = serial();
     let config = SamplerConfig::default().with_interval(Duration::from_secs(3600));

@@ -291,7 +291,12 @@ impl Monitor {
     /// Copies the records, filtered to the window, and the label tables.
     fn snapshot(&self, now_us: i64) -> Snapshot {
         let mut snapshot = Snapshot::default();
-        snapshot.records.reserve(self.shared.config.max_records());
+        // Reserved before the lock is taken, so a window of usual size is copied under it
+        // without allocating.
+        let expected = self.shared.config.max_records();
+        snapshot
+            .records
+            .reserve(expected.min(store::PREALLOCATED_RECORDS));
         lock(&self.shared.history)
             .store
             .snapshot_into(&mut snapshot);

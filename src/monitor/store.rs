@@ -268,12 +268,17 @@ pub(crate) struct Store {
     dropped_stages: u64,
 }
 
+/// Records a store allocates when it is made (4.5 MiB): a default window never allocates on
+/// the recording path, and a huge configured one does not claim its memory before it is used.
+pub(crate) const PREALLOCATED_RECORDS: usize = 1 << 16;
+
 impl Store {
-    /// A store holding at most `capacity` records (at least one), allocated up front.
+    /// A store holding at most `capacity` records (at least one), allocated up front up to
+    /// [`PREALLOCATED_RECORDS`]; a larger store grows as it fills.
     pub(crate) fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Store {
-            records: VecDeque::with_capacity(capacity),
+            records: VecDeque::with_capacity(capacity.min(PREALLOCATED_RECORDS)),
             capacity,
             voices: Labels::new(),
             errors: Labels::new(),

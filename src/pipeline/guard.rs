@@ -158,7 +158,8 @@ fn run_bounded(
     jobs: Vec<(&'static str, Job)>,
     timeout: Duration,
 ) -> Result<(), Error> {
-    let deadline = Instant::now() + timeout;
+    // A bound too long for the clock to represent is no bound.
+    let deadline = Instant::now().checked_add(timeout);
     let (sender, receiver) = mpsc::channel();
     let count = jobs.len();
     for (signal, job) in jobs {
@@ -171,7 +172,9 @@ fn run_bounded(
 
     let mut first_error = None;
     for _ in 0..count {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         let Ok((signal, result)) = receiver.recv_timeout(left) else {
             return Err(Error::Timeout { operation, timeout });
         };
@@ -184,4 +187,28 @@ fn run_bounded(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick() -> Vec<(&'static str, Job)> {
+        vec![("metrics", Box::new(|| Ok(())) as Job)]
+    }
+
+    #[test]
+    fn a_bound_too_long_for_the_clock_waits_for_the_jobs() {
+        assert!(run_bounded("shutdown", quick(), Duration::MAX).is_ok());
+    }
+
+    #[test]
+    fn a_job_past_the_bound_is_a_timeout() {
+        let slow: Job = Box::new(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            Ok(())
+        });
+        let result = run_bounded("flush", vec![("traces", slow)], Duration::from_millis(10));
+        assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
+    }
 }

@@ -242,7 +242,12 @@ impl Shared {
             }
             self.latest.set_live(true);
 
-            due = next_due(due, self.interval, Instant::now());
+            // An interval too long for the clock to represent means no further reading.
+            let Some(next) = next_due(due, self.interval, Instant::now()) else {
+                stop.wait();
+                return;
+            };
+            due = next;
             if stop.wait_until(due) {
                 return;
             }
@@ -250,13 +255,12 @@ impl Shared {
     }
 }
 
-/// The next reading time on the fixed schedule, or one interval from now if that is past.
-fn next_due(previous: Instant, interval: Duration, now: Instant) -> Instant {
-    let next = previous + interval;
-    if next > now {
-        next
-    } else {
-        now + interval
+/// The next reading time on the fixed schedule, or one interval from now if that is past;
+/// `None` when that lies beyond what an `Instant` can hold.
+fn next_due(previous: Instant, interval: Duration, now: Instant) -> Option<Instant> {
+    match previous.checked_add(interval) {
+        Some(next) if next > now => Some(next),
+        _ => now.checked_add(interval),
     }
 }
 
@@ -300,6 +304,17 @@ impl StopSignal {
     fn raise(&self) {
         *self.stopped.lock().unwrap_or_else(PoisonError::into_inner) = true;
         self.wake.notify_all();
+    }
+
+    /// Waits until raised.
+    fn wait(&self) {
+        let mut stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*stopped {
+            stopped = self
+                .wake
+                .wait(stopped)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
     }
 
     /// Waits until `deadline` or until raised; returns whether it was raised.
