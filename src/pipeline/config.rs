@@ -147,11 +147,16 @@ pub(crate) struct Settings {
 
 /// Resolves `options` against `env`.
 pub(crate) fn resolve(options: &Options, env: Env<'_>) -> Settings {
-    let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let env = |name: &str| {
+        let value = env(name)?;
+        let value = value.trim();
+        (!value.is_empty()).then(|| value.to_owned())
+    };
     let mut notes = Vec::new();
 
     let disabled = options.disabled.unwrap_or_else(|| {
-        env(env::SDK_DISABLED).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        let var = env::SDK_DISABLED;
+        flag(var, env(var), &mut notes)
     });
     let target = |signal, notes: &mut Vec<String>| {
         (!disabled)
@@ -202,6 +207,25 @@ fn resolve_target(
         Signal::Traces => &options.traces_endpoint,
         Signal::Metrics => &options.metrics_endpoint,
     };
+    let insecure = [insecure_var, env::OTLP_INSECURE]
+        .into_iter()
+        .find_map(|var| Some(flag(var, Some(env(var)?), notes)))
+        .unwrap_or(false);
+    let from_env = |var: &str, signal_path: bool, notes: &mut Vec<String>| {
+        let value = env(var)?;
+        let endpoint = if signal_path {
+            base(&value, protocol, signal)
+        } else {
+            value.clone()
+        };
+        let endpoint = with_scheme(endpoint, insecure);
+        if endpoint.parse::<http::Uri>().is_ok() {
+            Some(endpoint)
+        } else {
+            notes.push(format!("{var}={value:?} is not a valid URL; ignored"));
+            None
+        }
+    };
     let endpoint = code_endpoint
         .clone()
         .or_else(|| {
@@ -210,16 +234,13 @@ fn resolve_target(
                 .as_deref()
                 .map(|b| base(b, protocol, signal))
         })
-        .or_else(|| env(endpoint_var))
-        .or_else(|| env(env::OTLP_ENDPOINT).map(|b| base(&b, protocol, signal)))
+        .map(|endpoint| with_scheme(endpoint, insecure))
+        .or_else(|| from_env(endpoint_var, false, notes))
+        .or_else(|| from_env(env::OTLP_ENDPOINT, true, notes))
         .unwrap_or_else(|| match protocol {
             Protocol::Grpc => defaults::GRPC_ENDPOINT.to_owned(),
             Protocol::HttpProtobuf => base(defaults::HTTP_ENDPOINT, protocol, signal),
         });
-    let insecure = env(insecure_var)
-        .or_else(|| env(env::OTLP_INSECURE))
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    let endpoint = with_scheme(endpoint, insecure);
     let timeout = options.export_timeout.unwrap_or_else(|| {
         [timeout_var, env::OTLP_TIMEOUT]
             .into_iter()
@@ -234,15 +255,40 @@ fn resolve_target(
     })
 }
 
-/// A signal's endpoint from a base endpoint: over HTTP the signal path is appended, as the
-/// OTLP exporter specification prescribes; gRPC has no paths, so the base is used as given.
+/// A signal's endpoint from a base endpoint: over HTTP the signal path is appended to the
+/// base's path, before any query, as the OTLP exporter specification prescribes; gRPC has no
+/// paths, so the base is used as given.
 fn base(base: &str, protocol: Protocol, signal: Signal) -> String {
     match protocol {
         Protocol::Grpc => base.to_owned(),
         Protocol::HttpProtobuf => {
-            let separator = if base.ends_with('/') { "" } else { "/" };
-            format!("{base}{separator}{}", signal.path())
+            let (path, query) = match base.split_once('?') {
+                Some((path, query)) => (path, Some(query)),
+                None => (base, None),
+            };
+            let separator = if path.ends_with('/') { "" } else { "/" };
+            let endpoint = format!("{path}{separator}{}", signal.path());
+            match query {
+                Some(query) => format!("{endpoint}?{query}"),
+                None => endpoint,
+            }
         }
+    }
+}
+
+/// A boolean variable: `true` or `false` in any case. Anything else is false, with a note, as
+/// the specification prescribes.
+fn flag(var: &str, value: Option<String>, notes: &mut Vec<String>) -> bool {
+    let Some(value) = value else { return false };
+    if value.eq_ignore_ascii_case("true") {
+        true
+    } else {
+        if !value.eq_ignore_ascii_case("false") {
+            notes.push(format!(
+                "{var}={value:?} is not true or false; taken as false"
+            ));
+        }
+        false
     }
 }
 

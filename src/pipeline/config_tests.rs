@@ -202,6 +202,75 @@ fn empty_variables_count_as_unset() {
 }
 
 #[test]
+fn values_are_trimmed() {
+    let vars = [
+        (env::OTLP_ENDPOINT, " http://otel:4318 "),
+        (env::SDK_DISABLED, " false "),
+    ];
+    let s = resolve_with(&Options::default(), &vars);
+    assert_eq!(endpoints(&s).0, "http://otel:4318/v1/traces");
+    assert!(s.notes.is_empty(), "{:?}", s.notes);
+}
+
+#[test]
+fn a_boolean_other_than_true_or_false_is_false_with_a_note() {
+    for value in ["1", "yes", "on", "disabled"] {
+        let s = resolve_with(&Options::default(), &[(env::SDK_DISABLED, value)]);
+        assert!(!s.disabled && s.traces.is_some(), "{value}");
+        assert!(
+            s.notes.iter().any(|n| n.contains(env::SDK_DISABLED)),
+            "{value}: {:?}",
+            s.notes
+        );
+    }
+    let vars = [
+        (env::OTLP_PROTOCOL, "grpc"),
+        (env::OTLP_ENDPOINT, "otel:4317"),
+        (env::OTLP_INSECURE, "1"),
+    ];
+    let s = resolve_with(&Options::default(), &vars);
+    assert_eq!(s.traces.unwrap().endpoint, "https://otel:4317");
+    assert!(s.notes.iter().any(|n| n.contains(env::OTLP_INSECURE)));
+}
+
+#[test]
+fn an_endpoint_that_is_not_a_url_keeps_the_default_and_names_its_variable() {
+    for value in ["http://exa mple:4318", "http://[::1:4318"] {
+        let s = resolve_with(&Options::default(), &[(env::OTLP_ENDPOINT, value)]);
+        assert_eq!(
+            endpoints(&s).0,
+            "http://localhost:4318/v1/traces",
+            "{value}"
+        );
+        assert!(
+            s.notes.iter().any(|n| n.contains(env::OTLP_ENDPOINT)),
+            "{value}: {:?}",
+            s.notes
+        );
+    }
+    let vars = [(env::OTLP_TRACES_ENDPOINT, "http://bad host/v1/traces")];
+    let s = resolve_with(&Options::default(), &vars);
+    assert_eq!(endpoints(&s).0, "http://localhost:4318/v1/traces");
+    assert!(s
+        .notes
+        .iter()
+        .any(|n| n.contains(env::OTLP_TRACES_ENDPOINT)));
+}
+
+#[test]
+fn the_signal_path_goes_before_a_query() {
+    let vars = [(env::OTLP_ENDPOINT, "http://otel:4318/base?tenant=a")];
+    let s = resolve_with(&Options::default(), &vars);
+    assert_eq!(
+        endpoints(&s),
+        (
+            "http://otel:4318/base/v1/traces?tenant=a".to_owned(),
+            "http://otel:4318/base/v1/metrics?tenant=a".to_owned()
+        )
+    );
+}
+
+#[test]
 fn a_grpc_endpoint_without_scheme_uses_tls_unless_insecure() {
     let grpc = (env::OTLP_PROTOCOL, "grpc");
     let s = resolve_with(
