@@ -163,6 +163,13 @@ pub(crate) fn resolve(options: &Options, env: Env<'_>) -> Settings {
             .then(|| resolve_target(options, signal, &env, notes))
             .flatten()
     };
+    for var in [
+        env::OTLP_HEADERS,
+        env::OTLP_TRACES_HEADERS,
+        env::OTLP_METRICS_HEADERS,
+    ] {
+        check_headers(var, env(var), &mut notes);
+    }
     Settings {
         disabled,
         resource: resolve_resource(options, &env, &mut notes),
@@ -273,6 +280,28 @@ fn base(base: &str, protocol: Protocol, signal: Signal) -> String {
                 None => endpoint,
             }
         }
+    }
+}
+
+/// Notes the entries of a headers variable that the exporter will drop: those that are not
+/// `key=value` with a valid header name. The exporter reads the variable itself; this only
+/// makes a lost API key visible at start-up. Values are never quoted.
+fn check_headers(var: &str, value: Option<String>, notes: &mut Vec<String>) {
+    let Some(value) = value else { return };
+    let dropped = value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .filter(|entry| match entry.split_once('=') {
+            Some((key, _)) => http::HeaderName::from_bytes(key.trim().as_bytes()).is_err(),
+            None => true,
+        })
+        .count();
+    if dropped > 0 {
+        notes.push(format!(
+            "{var} has {dropped} entries that are not key=value with a valid header name; \
+             the exporter drops them (values not shown)"
+        ));
     }
 }
 
