@@ -2,8 +2,9 @@
 //!
 //! A [`Record`] is 72 bytes and owns no heap memory: labels become small integer ids into
 //! tables bounded by [`LABEL_LIMIT`] (voices and error types) and [`STAGE_LIMIT`] (stage
-//! names). The ring is allocated once at its full capacity and drops its oldest record to make
-//! room, so its memory is `72 × max_records` bytes whatever the rate or run time.
+//! names). The ring is allocated once, at its full capacity up to 65,536 records and growing
+//! beyond that only as it fills, and drops its oldest record to make room, so its memory is at
+//! most `72 × max_records` bytes whatever the rate or run time.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -17,9 +18,11 @@ use crate::{Outcome, Synthesis};
 
 use super::clock::unix_micros;
 
-/// Stages kept per record; further stages of one synthesis are dropped and counted.
-// TODO: a synthesis with more than six stages (say, per-sentence inference stages) loses the
-// rest; keeping them would need an overflow area outside the fixed-size record.
+/// Distinct stages kept per record; a stage that ran more than once in one synthesis (per
+/// sentence, say) takes one slot with its durations added, and stages of further names are
+/// dropped and counted.
+// TODO: a synthesis with more than six distinct stage names loses the rest; keeping them would
+// need an overflow area outside the fixed-size record.
 pub(crate) const MAX_STAGES: usize = 6;
 
 const NO_CHARS: u32 = u32::MAX;
@@ -317,14 +320,20 @@ impl Store {
 
     fn add_stages(&mut self, record: &mut Record, synthesis: &Synthesis) {
         for stage in &synthesis.stages {
-            let slot = usize::from(record.stage_count);
-            match self.stage_id(stage.name) {
-                Some(id) if slot < MAX_STAGES => {
-                    record.stage_ids[slot] = id;
-                    record.stage_s[slot] = stage.duration.as_secs_f32();
-                    record.stage_count += 1;
-                }
-                _ => self.dropped_stages = self.dropped_stages.saturating_add(1),
+            let seconds = stage.duration.as_secs_f32();
+            let Some(id) = self.stage_id(stage.name) else {
+                self.dropped_stages = self.dropped_stages.saturating_add(1);
+                continue;
+            };
+            let count = usize::from(record.stage_count);
+            if let Some(slot) = record.stage_ids[..count].iter().position(|s| *s == id) {
+                record.stage_s[slot] += seconds;
+            } else if count < MAX_STAGES {
+                record.stage_ids[count] = id;
+                record.stage_s[count] = seconds;
+                record.stage_count += 1;
+            } else {
+                self.dropped_stages = self.dropped_stages.saturating_add(1);
             }
         }
     }
@@ -393,14 +402,32 @@ mod tests {
     }
 
     #[test]
-    fn stages_beyond_the_per_record_room_are_counted_as_dropped() {
+    fn stages_of_names_beyond_the_per_record_room_are_counted_as_dropped() {
+        const NAMES: [&str; MAX_STAGES + 2] = ["a", "b", "c", "d", "e", "f", "g", "h"];
         let mut store = Store::new(10);
         let mut synthesis = Synthesis::new("v", Duration::ZERO);
-        for _ in 0..MAX_STAGES + 2 {
-            synthesis = synthesis.with_stage("inference", Duration::from_millis(1));
+        for name in NAMES {
+            synthesis = synthesis.with_stage(name, Duration::from_millis(1));
         }
         let record = store.push_synthesis(&synthesis).record;
         assert_eq!(record.stages().count(), MAX_STAGES);
         assert_eq!(store.dropped_stages, 2);
+    }
+
+    #[test]
+    fn a_stage_that_ran_several_times_takes_one_slot_with_the_durations_added() {
+        let mut store = Store::new(10);
+        let mut synthesis = Synthesis::new("v", Duration::ZERO);
+        for ms in [1, 2, 3, 4, 5, 6, 7, 8] {
+            synthesis = synthesis
+                .with_stage("engine", Duration::from_millis(ms))
+                .with_stage("encode", Duration::from_millis(1));
+        }
+        let record = store.push_synthesis(&synthesis).record;
+        let stages: Vec<(u8, f64)> = record.stages().collect();
+        assert_eq!(stages.len(), 2);
+        assert!((stages[0].1 - 0.036).abs() < 1e-6, "{stages:?}");
+        assert!((stages[1].1 - 0.008).abs() < 1e-6, "{stages:?}");
+        assert_eq!(store.dropped_stages, 0);
     }
 }

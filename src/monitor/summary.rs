@@ -41,7 +41,8 @@ pub struct Summary {
     pub voices: BTreeMap<String, GroupSummary>,
     /// Per class of input text length.
     pub text_length: LengthClasses,
-    /// Duration of each named stage, in seconds.
+    /// Time a synthesis spent in each named stage, in seconds: a stage that ran more than once
+    /// in one synthesis (per sentence, say) counts once, with its durations added.
     pub stages_seconds: BTreeMap<String, Stats>,
     /// Recent system readings.
     pub system: SystemSummary,
@@ -69,8 +70,8 @@ pub struct Window {
     pub trend_retention_seconds: f64,
     /// Syntheses recorded since the monitor was made, kept or not.
     pub recorded_total: u64,
-    /// Stages dropped since the monitor was made, beyond the room of a record or the limit
-    /// of distinct stage names.
+    /// Stages dropped since the monitor was made, beyond the six distinct names a record
+    /// keeps or the limit of distinct stage names.
     pub dropped_stages: u64,
 }
 
