@@ -20,7 +20,7 @@ fn engine(text: &str) -> Vec<f32> {
 
 #[tracing::instrument(
     name = "tts.synthesize",
-    skip(text),
+    skip_all,
     fields(
         tts.voice = voice,
         tts.text.chars = text.chars().count() as i64,

@@ -16,7 +16,7 @@
 //!
 //! #[tracing::instrument(
 //!     name = "tts.synthesize",
-//!     skip(text),
+//!     skip_all,
 //!     fields(tts.voice = %voice, tts.text.chars = text.chars().count(), tts.audio.seconds)
 //! )]
 //! fn synthesize(voice: &str, text: &str) -> Vec<f32> {

@@ -227,6 +227,34 @@ fn voices_are_summarised_apart() {
 }
 
 #[test]
+fn groups_carry_the_cache_misses_apart() {
+    let monitor = Monitor::new(MonitorConfig::default().with_max_age(None));
+    let synthesis = |voice: &str, chars: u64, latency: f64, hit: bool| {
+        Synthesis::new(voice, secs(latency))
+            .with_audio_seconds(2.0)
+            .with_text_chars(chars)
+            .with_cache_hit(hit)
+            .with_ended_at(at(T0))
+    };
+    for (latency, hit) in [(0.001, true), (0.002, true), (0.4, false), (0.8, false)] {
+        monitor.record(synthesis("en-us", 120, latency, hit));
+    }
+    monitor.record(synthesis("de", 10, 0.003, true));
+    let summary = monitor.summary();
+
+    let en = &summary.voices["en-us"];
+    assert_eq!(en.rtf.count, 4);
+    assert_eq!(en.cache_miss_rtf.count, 2);
+    assert_eq!(en.cache_miss_rtf.min, Some(0.2));
+    assert_eq!(en.cache_miss_rtf.max, Some(0.4));
+    assert_eq!(en.cache_miss_latency_seconds.p50, Some(0.4));
+    let mean = summary.text_length.medium.cache_miss_rtf.mean.unwrap();
+    assert!((mean - 0.3).abs() < 1e-12, "{mean}");
+    assert_eq!(summary.voices["de"].cache_miss_rtf.count, 0);
+    assert_eq!(summary.voices["de"].cache_miss_rtf.p50, None);
+}
+
+#[test]
 fn efficiency_is_audio_seconds_per_processing_second() {
     let monitor = Monitor::new(MonitorConfig::default().with_max_age(None));
     monitor.record(rated(1.0, 4.0));

@@ -50,7 +50,7 @@
 //!   - `efficiency`: `audio_seconds_total`, `processing_seconds_total`,
 //!     `audio_seconds_per_processing_second`
 //!   - `voices`: voice → `{requests, succeeded, failed, cancelled, without_rtf, cache_hits,
-//!     cache_misses, latency_seconds, rtf}`
+//!     cache_misses, latency_seconds, rtf, cache_miss_latency_seconds, cache_miss_rtf}`
 //!   - `text_length`: `short` (0–50 chars), `medium` (51–200), `long` (201–500),
 //!     `very_long` (501+), `unknown`, each shaped like a voice
 //!   - `stages_seconds`: stage name → stats

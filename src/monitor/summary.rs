@@ -161,6 +161,12 @@ pub struct GroupSummary {
     pub latency_seconds: Stats,
     /// RTF of syntheses with one.
     pub rtf: Stats,
+    /// Latency of the successful cache misses alone, the syntheses that ran the engine.
+    #[serde(default)]
+    pub cache_miss_latency_seconds: Stats,
+    /// RTF of the cache misses alone.
+    #[serde(default)]
+    pub cache_miss_rtf: Stats,
 }
 
 impl GroupSummary {
@@ -329,12 +335,7 @@ fn voices(snapshot: &Snapshot, latency: &Sorted, rtf: &Sorted) -> BTreeMap<Strin
             group.count(r);
         }
     }
-    let voice_of = |i: usize| Some(usize::from(records[i].voice));
-    fill_stats(
-        &mut groups,
-        latency.split(n, voice_of),
-        rtf.split(n, voice_of),
-    );
+    fill_stats(&mut groups, records, latency, rtf, |r| usize::from(r.voice));
 
     let named = snapshot
         .voices
@@ -346,10 +347,30 @@ fn voices(snapshot: &Snapshot, latency: &Sorted, rtf: &Sorted) -> BTreeMap<Strin
         .collect()
 }
 
-fn fill_stats(groups: &mut [GroupSummary], latency: Vec<Stats>, rtf: Vec<Stats>) {
-    for ((group, latency), rtf) in groups.iter_mut().zip(latency).zip(rtf) {
+/// Fills each group's statistics, for all its syntheses and for its cache misses alone.
+fn fill_stats(
+    groups: &mut [GroupSummary],
+    records: &[Record],
+    latency: &Sorted,
+    rtf: &Sorted,
+    group_of: impl Fn(&Record) -> usize,
+) {
+    let n = groups.len();
+    let all = |i: usize| Some(group_of(&records[i]));
+    let miss = |i: usize| (records[i].cache_hit() == Some(false)).then(|| group_of(&records[i]));
+    let columns = [
+        latency.split(n, all),
+        rtf.split(n, all),
+        latency.split(n, miss),
+        rtf.split(n, miss),
+    ];
+    let [latency, rtf, miss_latency, miss_rtf] = columns.map(Vec::into_iter);
+    let stats = latency.zip(rtf).zip(miss_latency.zip(miss_rtf));
+    for (group, ((latency, rtf), (miss_latency, miss_rtf))) in groups.iter_mut().zip(stats) {
         group.latency_seconds = latency;
         group.rtf = rtf;
+        group.cache_miss_latency_seconds = miss_latency;
+        group.cache_miss_rtf = miss_rtf;
     }
 }
 
@@ -358,13 +379,9 @@ fn length_classes(records: &[Record], latency: &Sorted, rtf: &Sorted) -> LengthC
     for r in records {
         groups[r.length_class().index()].count(r);
     }
-    let class_of = |i: usize| Some(records[i].length_class().index());
-    let n = LengthClass::COUNT;
-    fill_stats(
-        &mut groups,
-        latency.split(n, class_of),
-        rtf.split(n, class_of),
-    );
+    fill_stats(&mut groups, records, latency, rtf, |r| {
+        r.length_class().index()
+    });
 
     let mut groups = groups.into_iter();
     let mut next = || groups.next().unwrap_or_default();
