@@ -97,7 +97,7 @@ pub use self::providers::Providers;
 use self::config::Options;
 use self::diagnostics::FaultState;
 use self::providers::{AddReader, Boundaries, View};
-use self::redact::RedactedFields;
+use self::redact::{OutsideFormatting, RedactedFields};
 use crate::semconv::{defaults, env, SCOPE_NAME};
 use crate::{SynthesisLayer, SynthesisSink};
 
@@ -347,7 +347,10 @@ impl Pipeline {
         };
         let fmt = fmt.with_filter(filter.and(providers.sdk_event_filter()));
         let layers = providers.layers();
-        let subscriber = tracing_subscriber::registry().with(fmt).with(layers);
+        let subscriber = tracing_subscriber::registry()
+            .with(fmt)
+            .with(layers)
+            .with(OutsideFormatting);
         subscriber.try_init().map_err(Error::SubscriberInstalled)?;
 
         if let Some(tracer) = &providers.tracer {

@@ -16,6 +16,7 @@
 //! (`info!("speaking {text}")`), a struct recorded with `?job` whose `Debug` shows the text,
 //! or an error whose message quotes it is exported and printed as written.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -25,9 +26,13 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Subscriber};
 use tracing_subscriber::field::{RecordFields, VisitOutput};
 use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
 use tracing_subscriber::fmt::FormatFields;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::Layer;
 
 use crate::semconv::field;
 
@@ -77,6 +82,56 @@ impl<E: SpanExporter> SpanExporter for Redacted<E> {
     }
 }
 
+thread_local! {
+    /// How deep this thread is inside the printed log's field formatter.
+    static FORMATTING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether this thread is formatting fields for the printed log.
+fn formatting_fields() -> bool {
+    FORMATTING.with(|depth| depth.get() > 0)
+}
+
+/// Drops every event emitted while the printed log formats fields. Such an event comes from a
+/// user's `Debug` or `Display` impl, while the printing layer holds the extensions of the span
+/// it formats; any layer that took them again (the printing layer itself, the synthesis layer,
+/// the trace layer) would wait on its own thread forever. Outermost in the pipeline's stack, so
+/// no layer sees the event: it is neither printed, nor exported, nor does it fail a synthesis.
+///
+/// TODO: an application's own printing layer formats with its own formatter, which this guard
+/// does not see; with it, a `Debug` impl that logs inside an open span can still deadlock.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct OutsideFormatting;
+
+impl<S: Subscriber> Layer<S> for OutsideFormatting {
+    fn register_callsite(&self, _metadata: &'static Metadata<'static>) -> Interest {
+        // Asked each time, since the answer depends on what this thread is doing.
+        Interest::sometimes()
+    }
+
+    fn enabled(&self, _metadata: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        // Answered before any other layer's filter runs, so the filters' per-thread state for
+        // the span or event being formatted is left as it was.
+        !formatting_fields()
+    }
+}
+
+/// Marks this thread as formatting until dropped, unwinding included.
+struct Formatting;
+
+impl Formatting {
+    fn enter() -> Self {
+        FORMATTING.with(|depth| depth.set(depth.get().saturating_add(1)));
+        Formatting
+    }
+}
+
+impl Drop for Formatting {
+    fn drop(&mut self) {
+        FORMATTING.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
+}
+
 /// The printed log's field formatter: `tracing-subscriber`'s default, with text fields shown
 /// as [`field::REDACTED`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -84,6 +139,7 @@ pub(crate) struct RedactedFields;
 
 impl<'writer> FormatFields<'writer> for RedactedFields {
     fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let _formatting = Formatting::enter();
         let mut visitor = RedactingVisitor(DefaultVisitor::new(writer, true));
         fields.record(&mut visitor);
         visitor.0.finish()
