@@ -39,12 +39,13 @@ impl Outcome {
 /// Timed stages of one synthesis, kept inline for the usual handful of stages.
 pub type Stages = SmallVec<[Stage; 6]>;
 
-/// The time one stage span took.
+/// The time spent in one stage.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stage {
     /// Stage name, the span name after `tts.stage.`.
     pub name: &'static str,
-    /// Wall time from the stage span's creation to its close.
+    /// Wall time from the stage span's creation to its close, added up over the stage's spans
+    /// when it ran more than once.
     pub duration: Duration,
 }
 
@@ -78,8 +79,10 @@ pub struct Synthesis {
     pub time_to_first_audio: Option<Duration>,
     /// How the synthesis ended.
     pub outcome: Outcome,
-    /// Stage spans that closed inside this synthesis, in closing order. Empty when the layer has
-    /// no sink beyond its instruments, since nothing would read them.
+    /// Time spent in each stage, one entry per stage name in the order each first closed: the
+    /// layer adds up the spans of a stage that ran more than once (per sentence, say), so a long
+    /// streamed synthesis holds a handful of entries, not one per chunk. Empty when the layer
+    /// has no sink beyond its instruments, since nothing would read them.
     pub stages: Stages,
     /// Wall-clock time at which the synthesis ended. The synthesis layer derives it from the
     /// monotonic end reading and an offset to the system clock at most a second old, so a step

@@ -75,8 +75,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[cfg(feature = "system")]
-use crate::semconv::DIAGNOSTICS_TARGET;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{Instrument, Stream, Temporality};
@@ -380,7 +378,7 @@ impl Pipeline {
     ///
     /// [`Error::Config`] or [`Error::Exporter`] when a setting in code cannot be used.
     pub fn build_providers(self) -> Result<Providers, Error> {
-        let settings = config::resolve(&self.options, &config::process_env);
+        let mut settings = config::resolve(&self.options, &config::process_env);
         let faults = Arc::new(FaultState::default());
         let built = providers::build(
             &settings,
@@ -399,10 +397,7 @@ impl Pipeline {
             layer = layer.with_label_limit(limit);
         }
         if let Some(monitor) = self.monitor {
-            #[cfg(feature = "system")]
-            if let Err(error) = monitor.start_monitoring_with(&meter) {
-                tracing::warn!(target: DIAGNOSTICS_TARGET, %error, "system sampling not started");
-            }
+            start_sampling(&monitor, &meter, &mut settings.notes);
             layer = layer.with_sink(monitor);
         }
         for sink in self.sinks {
@@ -429,6 +424,21 @@ impl Pipeline {
     }
 }
 
+/// Starts the monitor's system sampler on the pipeline's meter; a failure becomes a note,
+/// logged with the others once a subscriber is there to print it.
+fn start_sampling(
+    monitor: &crate::Monitor,
+    meter: &opentelemetry::metrics::Meter,
+    notes: &mut Vec<String>,
+) {
+    #[cfg(feature = "system")]
+    if let Err(error) = monitor.start_monitoring_with(meter) {
+        notes.push(format!("system sampling not started: {error}"));
+    }
+    #[cfg(not(feature = "system"))]
+    let _ = (monitor, meter, notes);
+}
+
 /// The printed log's filter: code, else `RUST_LOG`, else the default directives. Invalid
 /// directives from the environment are skipped, as `EnvFilter` does.
 fn log_filter(directives: Option<String>) -> Result<EnvFilter, Error> {
@@ -441,4 +451,25 @@ fn log_filter(directives: Option<String>) -> Result<EnvFilter, Error> {
     }
     let from_env = config::process_env(env::LOG_FILTER).filter(|v| !v.trim().is_empty());
     Ok(builder.parse_lossy(from_env.as_deref().unwrap_or(defaults::LOG_FILTER)))
+}
+
+#[cfg(all(test, feature = "system"))]
+mod tests {
+    use super::*;
+    use crate::{Monitor, MonitorConfig};
+
+    #[test]
+    fn a_sampler_that_cannot_start_leaves_a_note_for_the_log() {
+        let config = MonitorConfig::default().with_system_interval(Some(Duration::ZERO));
+        let providers = Pipeline::from_env()
+            .without_export()
+            .with_monitor(Monitor::new(config))
+            .build_providers()
+            .expect("providers");
+        let noted = providers
+            .notes
+            .iter()
+            .filter(|n| n.contains("system sampling"));
+        assert_eq!(noted.count(), 1, "{:?}", providers.notes);
+    }
 }
