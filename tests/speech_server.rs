@@ -146,14 +146,22 @@ async fn each_bad_request_gets_its_4xx_and_nothing_is_synthesised() {
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(error_code(&answer), "unsupported_media_type");
 
+    let (status, answer) = server.get("/no/such/route").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&answer), "not_found");
+    let (status, answer) = server.get("/performance/export").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(&answer), "method_not_allowed");
+    server.assert_serving().await;
+
     // Only the good requests between the bad ones were synthesised, and all succeeded.
     let after = (
         server.metrics().await.syntheses(),
         server.summary().await.requests,
     );
-    assert_eq!(after.0 - before.0, 11.0);
-    assert_eq!(after.1.total - before.1.total, 11);
-    assert_eq!(after.1.succeeded - before.1.succeeded, 11);
+    assert_eq!(after.0 - before.0, 12.0);
+    assert_eq!(after.1.total - before.1.total, 12);
+    assert_eq!(after.1.succeeded - before.1.succeeded, 12);
     assert_eq!(after.1.failed, before.1.failed);
     server.stop().await;
 }

@@ -3,11 +3,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::http::StatusCode;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tts_otel::http::Endpoints;
+use tts_otel::http::{ApiError, Endpoints};
 
 use crate::api::{self, Limits};
 use crate::cache::AudioCache;
@@ -51,7 +52,17 @@ pub fn app(config: &Config, telemetry: &Telemetry) -> (Router, Arc<Speech>) {
         .with_monitor(telemetry.monitor.clone())
         .with_export_dir(&config.export_dir)
         .with_metrics(telemetry.metrics.clone());
-    let router = api::router(Arc::clone(&speech), limits).merge(endpoints.router());
+    let router = api::router(Arc::clone(&speech), limits)
+        .merge(endpoints.router())
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            let message = "this route does not take that method";
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                message,
+            )
+        });
     (router, speech)
 }
 

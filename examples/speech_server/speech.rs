@@ -110,11 +110,13 @@ impl Speech {
     /// Synthesises sentence by sentence, sending each chunk to `sink` as soon as it is ready:
     /// a WAV header of unknown length with the first sentence, then bare PCM.
     ///
-    /// TODO: each sentence gets its own engine and encode stage spans; the OpenTelemetry stage
-    /// histogram counts them all, but the local monitor keeps six stages per synthesis, so a
-    /// stream of more than two sentences loses the later ones from the monitor's stage
-    /// statistics (counted in its `dropped_stages`). Summing per-sentence time into one stage
-    /// would keep them, at the cost of span timings that no longer match the trace.
+    /// Each sentence gets its own engine and encode stage spans: the stage histogram and the
+    /// trace show every one, and the synthesis layer adds them up per stage for the monitor.
+    ///
+    /// TODO: every sentence runs the engine once, with its own padding of silence, so a request
+    /// of many very short sentences costs many engine runs and yields longer audio than the
+    /// same text unstreamed; merging short sentences into chunks of a minimum length would
+    /// bound both.
     #[tracing::instrument(
         name = "tts.synthesize",
         skip(self, job, sink),

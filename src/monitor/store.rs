@@ -213,10 +213,14 @@ impl Labels {
         if let Some(id) = interned.position(|known| Arc::ptr_eq(known, name)) {
             return id as u16;
         }
+        // Checked before hashing: a name recorded directly may be of any length.
+        if name.len() > LABEL_MAX_BYTES {
+            return self.overflow_id();
+        }
         if let Some(id) = self.ids.get(&**name) {
             return *id;
         }
-        if self.names.len() >= LABEL_LIMIT || name.len() > LABEL_MAX_BYTES {
+        if self.names.len() >= LABEL_LIMIT {
             return self.overflow_id();
         }
         self.insert(name.clone())

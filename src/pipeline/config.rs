@@ -284,8 +284,9 @@ fn base(base: &str, protocol: Protocol, signal: Signal) -> String {
 }
 
 /// Notes the entries of a headers variable that the exporter will drop: those that are not
-/// `key=value` with a valid header name. The exporter reads the variable itself; this only
-/// makes a lost API key visible at start-up. Values are never quoted.
+/// `key=value` with a valid header name and a non-empty value that is a valid header value once
+/// percent-decoded (an unset `${API_KEY}` leaves it empty). The exporter reads the variable
+/// itself; this only makes a lost API key visible at start-up. Values are never quoted.
 fn check_headers(var: &str, value: Option<String>, notes: &mut Vec<String>) {
     let Some(value) = value else { return };
     let dropped = value
@@ -293,7 +294,7 @@ fn check_headers(var: &str, value: Option<String>, notes: &mut Vec<String>) {
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
         .filter(|entry| match entry.split_once('=') {
-            Some((key, _)) => http::HeaderName::from_bytes(key.trim().as_bytes()).is_err(),
+            Some((key, value)) => !usable_header(key, value),
             None => true,
         })
         .count();
@@ -303,6 +304,13 @@ fn check_headers(var: &str, value: Option<String>, notes: &mut Vec<String>) {
              the exporter drops them (values not shown)"
         ));
     }
+}
+
+fn usable_header(key: &str, value: &str) -> bool {
+    let name = http::HeaderName::from_bytes(key.trim().as_bytes());
+    let value = super::resource::percent_decode(value.trim()).filter(|v| !v.is_empty());
+    let value = value.is_some_and(|v| http::HeaderValue::from_str(&v).is_ok());
+    name.is_ok() && value
 }
 
 /// A boolean variable: `true` or `false` in any case. Anything else is false, with a note, as

@@ -261,14 +261,18 @@ fn an_endpoint_that_is_not_a_url_keeps_the_default_and_names_its_variable() {
 fn header_entries_the_exporter_would_drop_are_noted_without_their_values() {
     let vars = [(
         env::OTLP_HEADERS,
-        "x-api-key=secret-one,Authorization: Bearer secret-two,bad key=secret-three",
+        "x-api-key=secret-one,Authorization: Bearer secret-two,bad key=secret-three,\
+         x-empty=,x-broken=secret%0Afour",
     )];
     let s = resolve_with(&Options::default(), &vars);
     assert_eq!(s.notes.len(), 1, "{:?}", s.notes);
-    assert!(s.notes[0].contains(env::OTLP_HEADERS) && s.notes[0].contains(" 2 entries"));
+    assert!(s.notes[0].contains(env::OTLP_HEADERS) && s.notes[0].contains(" 4 entries"));
     assert!(!s.notes[0].contains("secret"), "{}", s.notes[0]);
 
-    let good = [(env::OTLP_HEADERS, "x-api-key=a, x-tenant = b")];
+    let good = [(
+        env::OTLP_HEADERS,
+        "x-api-key=a, x-tenant = b,authorization=Bearer%20t",
+    )];
     assert!(resolve_with(&Options::default(), &good).notes.is_empty());
 }
 

@@ -88,7 +88,7 @@ fn parse_attributes(value: &str) -> Result<Vec<KeyValue>, String> {
         .collect()
 }
 
-fn percent_decode(value: &str) -> Option<String> {
+pub(super) fn percent_decode(value: &str) -> Option<String> {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
