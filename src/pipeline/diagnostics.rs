@@ -46,6 +46,22 @@ pub(crate) fn is_export_target(target: &str) -> bool {
     EXPORT_TARGET_PREFIXES.iter().any(|p| target.starts_with(p))
 }
 
+/// An endpoint as the log shows it: scheme, host, port and path, without user information or
+/// query, either of which may carry a credential.
+fn shown(endpoint: &str) -> String {
+    let Ok(uri) = endpoint.parse::<http::Uri>() else {
+        return "[an endpoint that is not a URL]".to_owned();
+    };
+    let scheme = uri
+        .scheme_str()
+        .map(|s| format!("{s}://"))
+        .unwrap_or_default();
+    let host = uri.host().unwrap_or_default();
+    let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+    let query = if uri.query().is_some() { "?…" } else { "" };
+    format!("{scheme}{host}{port}{}{query}", uri.path())
+}
+
 /// Whether a span or event may become telemetry: not from the export machinery, and not inside
 /// the SDK's suppressed scope.
 pub(crate) fn may_become_telemetry(meta: &Metadata<'_>) -> bool {
@@ -104,7 +120,7 @@ impl Health {
                     tracing::info!(
                         target: DIAGNOSTICS_TARGET,
                         signal = self.signal,
-                        endpoint = %self.endpoint,
+                        endpoint = %shown(&self.endpoint),
                         "telemetry export recovered"
                     );
                 }
@@ -117,7 +133,7 @@ impl Health {
                 tracing::warn!(
                     target: DIAGNOSTICS_TARGET,
                     signal = self.signal,
-                    endpoint = %self.endpoint,
+                    endpoint = %shown(&self.endpoint),
                     %error,
                     "telemetry export failed; the service runs on, and further failures are \
                      not logged until export recovers"
@@ -277,7 +293,7 @@ fn probe_one(target: &ProbeTarget) {
     let Err(error) = connect(&target.endpoint) else {
         tracing::debug!(
             target: DIAGNOSTICS_TARGET,
-            endpoint = %target.endpoint,
+            endpoint = %shown(&target.endpoint),
             "collector reachable"
         );
         return;
@@ -290,7 +306,7 @@ fn probe_one(target: &ProbeTarget) {
     let signals: Vec<_> = target.health.iter().map(|h| h.signal).collect();
     tracing::warn!(
         target: DIAGNOSTICS_TARGET,
-        endpoint = %target.endpoint,
+        endpoint = %shown(&target.endpoint),
         protocol = target.protocol,
         signals = ?signals,
         %error,
@@ -323,6 +339,14 @@ fn connect(endpoint: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logged_endpoints_show_no_user_information_or_query() {
+        let hidden = shown("https://user:secret@otel.example:4318/v1/traces?api_key=secret");
+        assert_eq!(hidden, "https://otel.example:4318/v1/traces?…");
+        assert_eq!(shown("http://localhost:4317"), "http://localhost:4317/");
+        assert_eq!(shown("not a url"), "[an endpoint that is not a URL]");
+    }
 
     #[test]
     fn the_fault_state_changes_only_when_the_last_failing_exporter_recovers() {
