@@ -39,6 +39,15 @@ impl Outcome {
 /// Timed stages of one synthesis, kept inline for the usual handful of stages.
 pub type Stages = SmallVec<[Stage; 6]>;
 
+/// Adds a stage's time to `stages`, where its name gains an entry the first time it comes;
+/// memory grows with distinct stage names (span names in the code), never with span count.
+pub(crate) fn add_stage(stages: &mut Stages, name: &'static str, duration: Duration) {
+    match stages.iter_mut().find(|stage| stage.name == name) {
+        Some(stage) => stage.duration = stage.duration.saturating_add(duration),
+        None => stages.push(Stage { name, duration }),
+    }
+}
+
 /// The time spent in one stage.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stage {
@@ -154,9 +163,9 @@ impl Synthesis {
         self
     }
 
-    /// Adds a timed stage.
+    /// Adds a timed stage; a stage of a name already there gets `duration` added to it.
     pub fn with_stage(mut self, name: &'static str, duration: Duration) -> Self {
-        self.stages.push(Stage { name, duration });
+        add_stage(&mut self.stages, name, duration);
         self
     }
 

@@ -39,7 +39,7 @@ mod wall_clock;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use opentelemetry::metrics::Meter;
 use tracing::span::{Attributes, Id, Record};
@@ -53,7 +53,7 @@ use self::wall_clock::WallClock;
 use crate::instruments::{CacheResult, Instruments, Measurement, SeriesLabels};
 use crate::labels::{Label, LabelSet};
 use crate::semconv::{attr, field, limits, DIAGNOSTICS_TARGET, SDK_TARGET_PREFIX};
-use crate::synthesis::{Outcome, Stage, Stages, Synthesis, SynthesisSink};
+use crate::synthesis::{add_stage, Outcome, Stages, Synthesis, SynthesisSink};
 
 /// Emits the event that marks the first audio chunk of the current synthesis as ready.
 ///
@@ -247,7 +247,7 @@ where
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        if span.extensions().get::<SynthesisRecord>().is_none() {
+        if span.name() != self.shared.span_name {
             return;
         }
         // Values are visited with no lock held: formatting a user's value may emit an event
@@ -417,15 +417,6 @@ impl SynthesisLayer {
         for sink in &shared.sinks {
             sink.record(&synthesis);
         }
-    }
-}
-
-/// Adds a closed stage span's time to its stage, which gains an entry the first time it closes;
-/// memory grows with distinct stage names (span names in the code), never with span count.
-fn add_stage(stages: &mut Stages, name: &'static str, duration: Duration) {
-    match stages.iter_mut().find(|stage| stage.name == name) {
-        Some(stage) => stage.duration = stage.duration.saturating_add(duration),
-        None => stages.push(Stage { name, duration }),
     }
 }
 

@@ -147,6 +147,7 @@ pub(crate) struct Settings {
 
 /// Resolves `options` against `env`.
 pub(crate) fn resolve(options: &Options, env: Env<'_>) -> Settings {
+    // Every value is trimmed here once; the parsers below take it as it comes.
     let env = |name: &str| {
         let value = env(name)?;
         let value = value.trim();
@@ -216,7 +217,7 @@ fn resolve_target(
     };
     let insecure = [insecure_var, env::OTLP_INSECURE]
         .into_iter()
-        .find_map(|var| Some(flag(var, Some(env(var)?), notes)))
+        .find_map(|var| env(var).map(|value| flag(var, Some(value), notes)))
         .unwrap_or(false);
     let from_env = |var: &str, signal_path: bool, notes: &mut Vec<String>| {
         let value = env(var)?;
@@ -300,8 +301,8 @@ fn check_headers(var: &str, value: Option<String>, notes: &mut Vec<String>) {
         .count();
     if dropped > 0 {
         notes.push(format!(
-            "{var} has {dropped} entries that are not key=value with a valid header name; \
-             the exporter drops them (values not shown)"
+            "{var} has {dropped} entries that are not key=value with a valid header name and \
+             value; the exporter drops them (values not shown)"
         ));
     }
 }
@@ -342,7 +343,7 @@ fn with_scheme(endpoint: String, insecure: bool) -> String {
 }
 
 fn exporter_enabled(var: &str, value: Option<String>, notes: &mut Vec<String>) -> bool {
-    match value.as_deref().map(str::trim) {
+    match value.as_deref() {
         None => true,
         Some(v) if v.eq_ignore_ascii_case("otlp") => true,
         Some(v) if v.eq_ignore_ascii_case("none") => false,
@@ -355,7 +356,7 @@ fn exporter_enabled(var: &str, value: Option<String>, notes: &mut Vec<String>) -
 
 fn parse_protocol(var: &str, value: Option<String>, notes: &mut Vec<String>) -> Option<Protocol> {
     let value = value?;
-    let protocol = Protocol::parse(value.trim());
+    let protocol = Protocol::parse(&value);
     if protocol.is_none() {
         notes.push(format!(
             "{var}={value:?} is not supported (use grpc or http/protobuf); ignored"
@@ -366,7 +367,7 @@ fn parse_protocol(var: &str, value: Option<String>, notes: &mut Vec<String>) -> 
 
 fn millis(var: &str, value: Option<String>, notes: &mut Vec<String>) -> Option<Duration> {
     let value = value?;
-    match value.trim().parse::<u64>() {
+    match value.parse::<u64>() {
         Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
         _ => {
             notes.push(format!(
@@ -381,7 +382,7 @@ fn resolve_temporality(value: Option<String>, notes: &mut Vec<String>) -> Tempor
     let Some(value) = value else {
         return Temporality::Cumulative;
     };
-    match value.trim().to_ascii_lowercase().as_str() {
+    match value.to_ascii_lowercase().as_str() {
         "cumulative" => Temporality::Cumulative,
         "delta" => Temporality::Delta,
         "lowmemory" => Temporality::LowMemory,
@@ -398,7 +399,7 @@ fn resolve_temporality(value: Option<String>, notes: &mut Vec<String>) -> Tempor
 fn resolve_sampler(name: Option<String>, arg: Option<String>, notes: &mut Vec<String>) -> Sampler {
     let default = || Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
     let Some(name) = name else { return default() };
-    let mut ratio = || match arg.as_deref().map(|a| a.trim().parse::<f64>()) {
+    let mut ratio = || match arg.as_deref().map(str::parse::<f64>) {
         Some(Ok(r)) if (0.0..=1.0).contains(&r) => r,
         _ => {
             let var = env::TRACES_SAMPLER_ARG;
@@ -408,7 +409,7 @@ fn resolve_sampler(name: Option<String>, arg: Option<String>, notes: &mut Vec<St
             1.0
         }
     };
-    match name.trim().to_ascii_lowercase().as_str() {
+    match name.to_ascii_lowercase().as_str() {
         "always_on" => Sampler::AlwaysOn,
         "always_off" => Sampler::AlwaysOff,
         "traceidratio" => Sampler::TraceIdRatioBased(ratio()),

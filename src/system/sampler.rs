@@ -243,14 +243,11 @@ impl Shared {
             self.latest.set_live(true);
 
             // An interval too long for the clock to represent means no further reading.
-            let Some(next) = next_due(due, self.interval, Instant::now()) else {
-                stop.wait();
-                return;
-            };
-            due = next;
-            if stop.wait_until(due) {
+            let next = next_due(due, self.interval, Instant::now());
+            if stop.wait_until(next) {
                 return;
             }
+            due = next.unwrap_or(due);
         }
     }
 }
@@ -306,26 +303,16 @@ impl StopSignal {
         self.wake.notify_all();
     }
 
-    /// Waits until raised.
-    fn wait(&self) {
-        let mut stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
-        while !*stopped {
-            stopped = self
-                .wake
-                .wait(stopped)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    /// Waits until `deadline` or until raised; returns whether it was raised.
-    fn wait_until(&self, deadline: Instant) -> bool {
+    /// Waits until `deadline` (`None`: none) or until raised; returns whether it was raised.
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
         let mut stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             let now = Instant::now();
-            if *stopped || now >= deadline {
+            if *stopped || deadline.is_some_and(|d| now >= d) {
                 return *stopped;
             }
-            let waited = self.wake.wait_timeout(stopped, deadline - now);
+            let left = deadline.map_or(Duration::MAX, |d| d - now);
+            let waited = self.wake.wait_timeout(stopped, left);
             stopped = waited.unwrap_or_else(PoisonError::into_inner).0;
         }
     }
